@@ -1,0 +1,1 @@
+"""Viewtally: exact, private video view counts for a video site."""

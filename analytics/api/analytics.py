@@ -1,0 +1,66 @@
+"""Counting views, reading counts, and the admin resets."""
+
+from flask import current_app
+
+from ..auth import admin_required
+from ..clock import current_clock
+from ..extensions import limiter
+from ..services import resets, views
+from ..services.videos import check_video_id
+from . import bp
+from .params import whole_number
+from .responses import counts_json, ok, pixel
+
+# Both ways of counting share one budget per client; so do both ways of reading.
+track_limit = limiter.shared_limit(lambda: current_app.config["TRACK_RATE_LIMIT"], scope="track")
+stats_limit = limiter.shared_limit(lambda: current_app.config["STATS_RATE_LIMIT"], scope="stats")
+
+
+@bp.post("/analytics/view/<video_id>")
+@track_limit
+def track_view(video_id):
+    """Count one view of a video and answer its new counts."""
+    counts = views.track_view(check_video_id(video_id), current_clock())
+    return ok({"message": "View tracked successfully", "counted": True, **counts_json(counts)})
+
+
+@bp.get("/analytics/pixel/<video_id>.gif")
+@track_limit
+def track_pixel(video_id):
+    """Count one view from an <img> tag and answer a transparent GIF."""
+    views.track_view(check_video_id(video_id), current_clock())
+    return pixel()
+
+
+@bp.get("/analytics/stats/<video_id>")
+@stats_limit
+def stats(video_id):
+    """Answer a video's views today, this month and in all."""
+    return ok(counts_json(views.get_stats(check_video_id(video_id), current_clock())))
+
+
+@bp.get("/analytics/stats/<video_id>/daily")
+@stats_limit
+def daily_stats(video_id):
+    """Answer a video's views per day for the last `days` days, oldest first."""
+    days = whole_number("days", default=30, low=1, high=366)
+    series = views.daily_views(check_video_id(video_id), days, current_clock())
+    return ok([{"date": day.isoformat(), "views": count} for day, count in series])
+
+
+@bp.post("/analytics/reset/daily")
+@admin_required
+def reset_daily():
+    """Zero every video's views today."""
+    count = resets.reset_daily(current_clock())
+    return ok({"message": f"Reset daily views for {count} videos", "count": count})
+
+
+@bp.post("/analytics/reset/monthly")
+@admin_required
+def reset_monthly():
+    """Zero every video's views this month."""
+    count = resets.reset_monthly(current_clock())
+    return ok({"message": f"Reset monthly views for {count} videos", "count": count})
+
+

@@ -1,0 +1,33 @@
+"""Reading query parameters strictly: a bad value is a 400, never a guess."""
+
+import re
+
+from flask import request
+
+from ..services.errors import InvalidInput
+
+_DIGITS = re.compile(r"[0-9]{1,9}")
+
+
+def whole_number(name: str, default: int, low: int, high: int) -> int:
+    """Return query parameter `name` as an int in [low, high], or `default` when absent.
+
+    :raises InvalidInput: code invalid_<name>.
+    """
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    if _DIGITS.fullmatch(raw) and low <= int(raw) <= high:
+        return int(raw)
+    raise InvalidInput(f"'{name}' must be a whole number from {low} to {high}", code=f"invalid_{name}")
+
+
+def choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
+    """Return query parameter `name` if it is one of `allowed`, or `default` when absent.
+
+    :raises InvalidInput: code invalid_<name>.
+    """
+    raw = request.args.get(name, default)
+    if raw in allowed:
+        return raw
+    raise InvalidInput(f"'{name}' must be one of: {', '.join(allowed)}", code=f"invalid_{name}")

@@ -1,0 +1,58 @@
+"""Building API answers: the success envelope, the error envelope, the pixel."""
+
+from datetime import datetime
+
+from flask import jsonify, make_response
+
+from ..services.views import Counts
+
+# A 1x1 transparent GIF.
+PIXEL_GIF = (
+    b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00"
+    b",\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"
+)
+
+
+def ok(data, status: int = 200):
+    """Wrap `data` in the success envelope."""
+    return {"success": True, "data": data}, status
+
+
+def error(status: int, code: str, message: str):
+    """Build the error envelope response."""
+    response = jsonify(success=False, error=message, code=code)
+    response.status_code = status
+    return response
+
+
+def pixel(status: int = 200):
+    """Answer the tracking pixel, never cached, with `status`."""
+    response = make_response(PIXEL_GIF, status)
+    response.headers["Content-Type"] = "image/gif"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def iso(moment: datetime) -> str:
+    """Format an aware moment as ISO 8601 in UTC with a Z."""
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def counts_json(counts: Counts) -> dict:
+    return {
+        "videoId": counts.video_id,
+        "viewsToday": counts.views_today,
+        "viewsMonth": counts.views_month,
+        "viewsTotal": counts.views_total,
+    }
+
+
+def video_json(video: dict) -> dict:
+    return {
+        "id": video["id"],
+        "title": video["title"],
+        "createdAt": iso(video["created_at"]),
+        "viewsToday": video["views_today"],
+        "viewsMonth": video["views_month"],
+        "viewsTotal": video["views_total"],
+    }

@@ -1,0 +1,40 @@
+"""Registering videos (admin) and listing them with their counts."""
+
+from flask import request
+
+from ..auth import admin_required
+from ..clock import current_clock
+from ..services import videos
+from ..services.errors import InvalidInput
+from . import bp
+from .params import choice, whole_number
+from .responses import ok, video_json
+
+
+@bp.post("/videos")
+@admin_required
+def create_video():
+    """Register a video from a JSON body {"id", "title"}."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise InvalidInput('Send a JSON object like {"id": "intro-1", "title": "Intro"}', code="invalid_json")
+    video = videos.create_video(body.get("id"), body.get("title"), current_clock())
+    return ok(video_json(video), 201)
+
+
+@bp.get("/videos")
+def list_videos():
+    """List videos with their counts, a page at a time."""
+    page = videos.list_videos(
+        page=whole_number("page", default=1, low=1, high=1_000_000),
+        per_page=whole_number("per_page", default=20, low=1, high=100),
+        sort=choice("sort", default="views_total", allowed=videos.SORTS),
+        clock=current_clock(),
+    )
+    return ok({
+        "items": [video_json(item) for item in page.items],
+        "page": page.page,
+        "perPage": page.per_page,
+        "total": page.total,
+        "pages": page.pages,
+    })

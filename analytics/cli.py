@@ -1,0 +1,88 @@
+"""Command-line tools: ``flask --app app videos …`` and ``flask --app app analytics …``."""
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+
+from .clock import current_clock
+from .services import resets, videos, views
+from .services.errors import ServiceError
+
+videos_cli = AppGroup("videos", help="Register, import and list videos.")
+analytics_cli = AppGroup("analytics", help="Read counts and reset counters.")
+
+
+def _fail(error: ServiceError):
+    raise click.ClickException(error.message)
+
+
+@videos_cli.command("add")
+@click.argument("video_id")
+@click.option("--title", required=True, help="The video's title (1 to 200 characters).")
+def add_video(video_id: str, title: str) -> None:
+    """Register a video with zero counts."""
+    try:
+        videos.create_video(video_id, title, current_clock())
+    except ServiceError as error:
+        _fail(error)
+    click.echo(f"Added video {video_id}")
+
+
+@videos_cli.command("import")
+@click.argument("file", type=click.File("r", encoding="utf-8-sig"))
+def import_videos(file) -> None:
+    """Add the videos of a CSV file with columns id,title; existing ids are skipped."""
+    lines = file.readlines()
+    with click.progressbar(lines, label="Importing", file=click.get_text_stream("stderr")) as progress:
+        report = videos.import_csv(progress, current_clock())
+    for line, message in report.bad_rows:
+        click.echo(f"line {line}: {message}", err=True)
+    click.echo(f"Added {report.added}, skipped {report.skipped} existing, {len(report.bad_rows)} bad rows")
+
+
+@videos_cli.command("list")
+@click.option("--sort", type=click.Choice(videos.SORTS), default="views_total", show_default=True)
+def list_videos(sort: str) -> None:
+    """List every video with its counts."""
+    clock = current_clock()
+    click.echo(f"{'ID':<24} {'TODAY':>8} {'MONTH':>10} {'TOTAL':>12}  TITLE")
+    page_number = 1
+    while True:
+        page = videos.list_videos(page_number, 100, sort, clock)
+        for item in page.items:
+            click.echo(f"{item['id']:<24} {item['views_today']:>8} {item['views_month']:>10} "
+                       f"{item['views_total']:>12}  {item['title']}")
+        if page_number >= page.pages:
+            break
+        page_number += 1
+    click.echo(f"{page.total} videos")
+
+
+@analytics_cli.command("stats")
+@click.argument("video_id")
+def show_stats(video_id: str) -> None:
+    """Show a video's views today, this month and in all."""
+    try:
+        counts = views.get_stats(videos.check_video_id(video_id), current_clock())
+    except ServiceError as error:
+        _fail(error)
+    click.echo(f"{counts.video_id}: today {counts.views_today}, "
+               f"month {counts.views_month}, total {counts.views_total}")
+
+
+@analytics_cli.command("reset-daily")
+def reset_daily() -> None:
+    """Zero every video's views today."""
+    click.echo(f"Reset daily views for {resets.reset_daily(current_clock())} videos")
+
+
+@analytics_cli.command("reset-monthly")
+def reset_monthly() -> None:
+    """Zero every video's views this month."""
+    click.echo(f"Reset monthly views for {resets.reset_monthly(current_clock())} videos")
+
+
+def init_app(app: Flask) -> None:
+    """Register the command groups."""
+    app.cli.add_command(videos_cli)
+    app.cli.add_command(analytics_cli)

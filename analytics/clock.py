@@ -1,0 +1,65 @@
+"""Time, in one place: services ask a clock, so tests can set the hour."""
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from typing import Callable
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+
+
+def utc_now() -> datetime:
+    """Return the current moment as an aware UTC datetime."""
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class Period:
+    """The local day and month (its first day) that a moment falls in."""
+
+    day: date
+    month: date
+
+
+class Clock:
+    """Tell the time and the local period in the configured time zone."""
+
+    def __init__(self, tz: str | ZoneInfo = "UTC", now: Callable[[], datetime] = utc_now):
+        self.tz = tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
+        self._now = now
+
+    def now(self) -> datetime:
+        """Return the current moment, aware, in UTC."""
+        return self._now().astimezone(timezone.utc)
+
+    def period(self, moment: datetime | None = None) -> Period:
+        """Return the local day and month of `moment` (default: now)."""
+        day = (moment or self.now()).astimezone(self.tz).date()
+        return Period(day=day, month=day.replace(day=1))
+
+    def today(self) -> date:
+        """Return the local date now."""
+        return self.period().day
+
+
+class ManualClock(Clock):
+    """A clock that stands still until it is set or advanced (for tests and tools)."""
+
+    def __init__(self, start: datetime, tz: str | ZoneInfo = "UTC"):
+        if start.tzinfo is None:
+            raise ValueError("ManualClock needs an aware datetime")
+        self.moment = start
+        super().__init__(tz, now=lambda: self.moment)
+
+    def set(self, moment: datetime) -> None:
+        """Move the clock to `moment` (aware)."""
+        self.moment = moment
+
+    def advance(self, **delta: float) -> None:
+        """Move the clock forward by a timedelta given as keywords."""
+        self.moment = self.moment + timedelta(**delta)
+
+
+def current_clock() -> Clock:
+    """Return the clock of the running app."""
+    return current_app.extensions["viewtally.clock"]

@@ -1,0 +1,140 @@
+"""Every configuration key, its default, and the one place that reads the environment.
+
+Values are layered: the defaults below, then ``instance/config.py``, then
+environment variables ``FLASK_<KEY>`` (``FLASK_TIMEZONE=Europe/Paris``).
+A ``test_config`` mapping replaces the last two layers, so tests never see
+a developer's local settings.
+
+==========================  ==========================  ===============================================
+key                         default                     meaning
+==========================  ==========================  ===============================================
+SQLALCHEMY_DATABASE_URI     sqlite:///analytics.db      database; relative SQLite paths land in instance/
+SECRET_KEY                  generated once              kept in instance/secret_key when not set
+ADMIN_TOKEN                 generated once              bearer token for admin endpoints; kept in
+                                                        instance/admin_token (mode 0600) when not set
+TIMEZONE                    UTC                         IANA zone deciding when "today" and
+                                                        "this month" begin
+STATS_CACHE_SECONDS         30                          how long GET stats answers are cached
+CACHE_TYPE                  SimpleCache                 flask-caching backend (RedisCache for Redis)
+CACHE_REDIS_URL             None                        Redis address when CACHE_TYPE is RedisCache
+CACHE_KEY_PREFIX            viewtally:                  prefix of every cache key
+SCHEDULER_ENABLED           True                        run the midnight resets in the serving process
+RATELIMIT_ENABLED           True                        apply the rate limits below
+RATELIMIT_STORAGE_URI       memory://                   flask-limiter storage (redis://… to share)
+RATELIMIT_KEY_PREFIX        viewtally                   prefix of rate-limit keys (read once a process)
+RATELIMIT_HEADERS_ENABLED   True                        send X-RateLimit-* and Retry-After headers
+RATELIMIT_SWALLOW_ERRORS    True                        a broken limiter storage lets requests through
+TRACK_RATE_LIMIT            120 per minute              views (POST and pixel together) per client
+STATS_RATE_LIMIT            600 per minute              stats reads (totals and daily) per client
+MAX_CONTENT_LENGTH          16384                       largest request body in bytes; larger is 413
+TRUSTED_PROXIES             0                           proxies in front whose X-Forwarded-For is
+                                                        believed; 0 ignores that header
+LOG_LEVEL                   INFO                        level of the ``analytics`` loggers
+==========================  ==========================  ===============================================
+
+``VIEWTALLY_INSTANCE_PATH`` (a plain environment variable, read before the
+app exists) moves the instance folder, which holds the SQLite file, the
+generated secrets and ``config.py``.
+"""
+
+import os
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from flask import Flask
+from limits import parse_many
+
+DEFAULTS: dict[str, object] = {
+    "SQLALCHEMY_DATABASE_URI": "sqlite:///analytics.db",
+    "SECRET_KEY": None,
+    "ADMIN_TOKEN": None,
+    "TIMEZONE": "UTC",
+    "STATS_CACHE_SECONDS": 30,
+    "CACHE_TYPE": "SimpleCache",
+    "CACHE_REDIS_URL": None,
+    "CACHE_KEY_PREFIX": "viewtally:",
+    "SCHEDULER_ENABLED": True,
+    "RATELIMIT_ENABLED": True,
+    "RATELIMIT_STORAGE_URI": "memory://",
+    "RATELIMIT_KEY_PREFIX": "viewtally",
+    "RATELIMIT_HEADERS_ENABLED": True,
+    "RATELIMIT_SWALLOW_ERRORS": True,
+    "TRACK_RATE_LIMIT": "120 per minute",
+    "STATS_RATE_LIMIT": "600 per minute",
+    "MAX_CONTENT_LENGTH": 16 * 1024,
+    "TRUSTED_PROXIES": 0,
+    "LOG_LEVEL": "INFO",
+}
+
+_BOOLEANS = ("SCHEDULER_ENABLED", "RATELIMIT_ENABLED", "RATELIMIT_HEADERS_ENABLED",
+             "RATELIMIT_SWALLOW_ERRORS")
+_COUNTS = ("STATS_CACHE_SECONDS", "MAX_CONTENT_LENGTH", "TRUSTED_PROXIES")
+_TEXTS = ("SECRET_KEY", "ADMIN_TOKEN")
+_SUPPORTED_DATABASES = ("sqlite", "postgresql")
+
+
+class ConfigError(ValueError):
+    """A configuration value that the service cannot run with."""
+
+
+def instance_path() -> str | None:
+    """Return the instance folder named by VIEWTALLY_INSTANCE_PATH, if any."""
+    path = os.environ.get("VIEWTALLY_INSTANCE_PATH")
+    return os.path.abspath(path) if path else None
+
+
+def load(app: Flask, test_config: dict | None = None) -> None:
+    """Fill app.config from the layers and check that every value is usable."""
+    app.config.from_mapping(DEFAULTS)
+    if test_config is None:
+        app.config.from_pyfile("config.py", silent=True)
+        app.config.from_prefixed_env()
+    else:
+        app.config.from_mapping(test_config)
+    _normalise(app.config)
+
+
+def _normalise(config) -> None:
+    for key in _BOOLEANS:
+        config[key] = _as_bool(key, config[key])
+    for key in _COUNTS:
+        config[key] = _as_count(key, config[key])
+    for key in _TEXTS:
+        # An environment value of digits arrives as an int; a token is text.
+        if config[key] is not None:
+            config[key] = str(config[key])
+    try:
+        ZoneInfo(str(config["TIMEZONE"]))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"TIMEZONE {config['TIMEZONE']!r} is not an IANA time zone name") from None
+    for key in ("TRACK_RATE_LIMIT", "STATS_RATE_LIMIT"):
+        try:
+            parse_many(str(config[key]))
+        except ValueError:
+            raise ConfigError(f"{key} {config[key]!r} is not a rate limit like '120 per minute'") from None
+    config["LOG_LEVEL"] = str(config["LOG_LEVEL"]).upper()
+    if config["LOG_LEVEL"] not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise ConfigError(f"LOG_LEVEL {config['LOG_LEVEL']!r} is not DEBUG, INFO, WARNING, ERROR or CRITICAL")
+    scheme = str(config["SQLALCHEMY_DATABASE_URI"]).split(":", 1)[0].split("+", 1)[0]
+    if scheme not in _SUPPORTED_DATABASES:
+        raise ConfigError(f"SQLALCHEMY_DATABASE_URI must be a SQLite or PostgreSQL URL, not {scheme!r}")
+
+
+def _as_bool(key: str, value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError(f"{key} must be true or false, not {value!r}")
+
+
+def _as_count(key: str, value: object) -> int:
+    try:
+        number = int(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ConfigError(f"{key} must be a whole number, not {value!r}") from None
+    if number < 0 or isinstance(value, bool):
+        raise ConfigError(f"{key} must be a whole number, not {value!r}")
+    return number

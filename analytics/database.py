@@ -1,0 +1,98 @@
+"""Database set-up: SQLite tuning, write transactions, dialect-aware inserts, tables."""
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import sqlalchemy as sa
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+
+from . import models  # noqa: F401  (registers the tables on the metadata)
+from .extensions import db
+
+log = logging.getLogger(__name__)
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+# Any fixed number: every process that creates tables on PostgreSQL takes this lock.
+_SCHEMA_LOCK_KEY = 0x56494557
+
+
+def init_app(app: Flask) -> None:
+    """Attach Flask-SQLAlchemy, tune the engine, and create missing tables."""
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        options = app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
+        options.setdefault("pool_pre_ping", True)
+    db.init_app(app)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            _tune_sqlite(db.engine)
+        create_tables()
+
+
+def _tune_sqlite(engine: Engine) -> None:
+    """Make SQLite safe for many threads and processes on one file.
+
+    WAL lets readers run beside a writer; the busy timeout makes writers
+    queue instead of failing; a write transaction starts with BEGIN
+    IMMEDIATE, taking the write lock up front, so it can never deadlock
+    upgrading a read lock. The driver's own transaction handling is off so
+    that the BEGIN is ours.
+    """
+
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        # NORMAL in WAL mode keeps every commit through a process crash.
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(connection):
+        immediate = connection.get_execution_options().get("viewtally_write", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+@contextmanager
+def write_transaction() -> Iterator[Connection]:
+    """Yield a connection inside one write transaction; commit, or roll back on error."""
+    with db.engine.connect() as connection:
+        connection.execution_options(viewtally_write=True)
+        with connection.begin():
+            yield connection
+
+
+def insert(connection: Connection, table):
+    """Return an INSERT for `table` that knows ON CONFLICT on this connection's dialect."""
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
+
+
+def create_tables() -> None:
+    """Create missing tables; safe when several workers start at once.
+
+    The check and the CREATE run in one write transaction (BEGIN IMMEDIATE
+    on SQLite, an advisory lock on PostgreSQL), so a second worker waits and
+    then finds the tables there.
+    """
+    with write_transaction() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK_KEY})
+        db.metadata.create_all(connection)
+
+
+def is_reachable() -> bool:
+    """Tell whether the database answers a trivial query."""
+    try:
+        with db.engine.connect() as connection:
+            connection.execute(sa.select(1))
+        return True
+    except sa.exc.SQLAlchemyError as error:
+        log.warning("database unreachable: %s", error.__class__.__name__)
+        return False

@@ -1,0 +1,96 @@
+"""One error shape: the JSON envelope for machines, a friendly page for people.
+
+Every error reaches a client through `error_response`: 4xx from services
+and from Flask alike, database outages as 503, anything unexpected as a
+logged 500 without a trace. The tracking pixel answers its GIF instead, so
+an <img> never shows a broken image.
+"""
+
+import logging
+
+from flask import Flask, make_response, render_template, request
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from werkzeug.exceptions import HTTPException
+
+from .api import responses
+from .extensions import db
+from .services.errors import ServiceError
+
+log = logging.getLogger(__name__)
+
+CODES = {
+    400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+    405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
+    415: "unsupported_media_type", 429: "rate_limited", 500: "internal_error",
+    503: "service_unavailable",
+}
+_KEPT_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate")
+
+
+def wants_json() -> bool:
+    """Tell whether this request is a machine's: the API and the health check."""
+    return request.path.startswith("/api/") or request.path in ("/api", "/healthz")
+
+
+def error_response(status: int, code: str, message: str, headers=None):
+    """Answer an error as the pixel, the JSON envelope, or an HTML page."""
+    if request.endpoint == "api.track_pixel":
+        response = responses.pixel(status)
+    elif wants_json():
+        response = responses.error(status, code, message)
+    else:
+        response = make_response(render_template("error.html", status=status, message=message), status)
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def _http_message(error: HTTPException) -> str:
+    if error.code == 404:
+        return f"Nothing is at {request.method} {request.path}"
+    if error.code == 405:
+        allowed = ", ".join(sorted(set(error.valid_methods or []) - {"HEAD", "OPTIONS"}))
+        return f"{request.method} is not allowed here; use {allowed}"
+    if error.code == 413:
+        return f"The request body is larger than {request.max_content_length} bytes"
+    if error.code == 429:
+        return f"Too many requests (limit: {error.description}); retry later"
+    return error.description or error.name
+
+
+def on_service_error(error: ServiceError):
+    return error_response(error.status, error.code, error.message,
+                          {"WWW-Authenticate": "Bearer"} if error.status == 401 else None)
+
+
+def on_http_error(error: HTTPException):
+    status = error.code or 500
+    headers = {name: value for name, value in error.get_headers() if name in _KEPT_HEADERS}
+    return error_response(status, CODES.get(status, "error"), _http_message(error), headers)
+
+
+def on_integrity_error(error: IntegrityError):
+    db.session.rollback()
+    log.warning("integrity error: %s", error.orig)
+    return error_response(409, "conflict", "The change conflicts with data already stored")
+
+
+def on_database_error(error: SQLAlchemyError):
+    db.session.rollback()
+    log.exception("database error")
+    return error_response(503, "database_unavailable", "The database is unavailable; try again shortly")
+
+
+def on_unexpected_error(error: Exception):
+    db.session.rollback()
+    log.exception("unexpected error on %s %s", request.method, request.path)
+    return error_response(500, "internal_error", "Something went wrong on our side; it has been logged")
+
+
+def init_app(app: Flask) -> None:
+    """Route every error to `error_response`."""
+    app.register_error_handler(ServiceError, on_service_error)
+    app.register_error_handler(HTTPException, on_http_error)
+    app.register_error_handler(IntegrityError, on_integrity_error)
+    app.register_error_handler(SQLAlchemyError, on_database_error)
+    app.register_error_handler(Exception, on_unexpected_error)

@@ -1,0 +1,1 @@
+"""Plain service functions: plain values and a clock in, plain values out."""

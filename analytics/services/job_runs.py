@@ -1,0 +1,19 @@
+"""The last run of each scheduled job, kept in the database for /healthz."""
+
+import sqlalchemy as sa
+
+from ..database import insert, write_transaction
+from ..extensions import db
+from ..models import JobRun
+
+
+def record(name: str, values: dict) -> None:
+    """Store `values` (ran_at, trigger, outcome, count, error) as the last run of `name`."""
+    with write_transaction() as connection:
+        upsert = insert(connection, JobRun).values(name=name, **values)
+        connection.execute(upsert.on_conflict_do_update(index_elements=[JobRun.name], set_=values))
+
+
+def last_runs() -> dict[str, JobRun]:
+    """Return the last run of every job that has run, by job name."""
+    return {run.name: run for run in db.session.scalars(sa.select(JobRun))}

@@ -1,0 +1,42 @@
+"""Zeroing the period counters: by hand (everything) or by schedule (only what is stale)."""
+
+import sqlalchemy as sa
+
+from ..clock import Clock
+from ..database import write_transaction
+from ..models import Video
+from . import stats_cache
+
+
+def reset_daily(clock: Clock, *, stale_only: bool = False) -> int:
+    """Zero today's counters and return how many videos were reset.
+
+    With `stale_only`, only counters stamped with an earlier day are zeroed,
+    so a view already counted today survives a late or repeated run.
+    """
+    today = clock.today()
+    return _reset(
+        sa.update(Video).values(views_today=0, period_day=today),
+        Video.period_day < today if stale_only else None,
+    )
+
+
+def reset_monthly(clock: Clock, *, stale_only: bool = False) -> int:
+    """Zero this month's counters and return how many videos were reset.
+
+    With `stale_only`, only counters stamped with an earlier month are zeroed.
+    """
+    month = clock.period().month
+    return _reset(
+        sa.update(Video).values(views_month=0, period_month=month),
+        Video.period_month < month if stale_only else None,
+    )
+
+
+def _reset(statement, condition) -> int:
+    if condition is not None:
+        statement = statement.where(condition)
+    with write_transaction() as connection:
+        count = connection.execute(statement).rowcount
+    stats_cache.forget_all()
+    return count

@@ -1,0 +1,151 @@
+"""Registering videos and listing them with their counts."""
+
+import csv
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+
+from ..clock import Clock
+from ..database import insert, write_transaction
+from ..extensions import db
+from ..models import Video
+from .errors import InvalidInput, VideoExists
+
+_VIDEO_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+TITLE_MAX = 200
+SORTS = ("views_total", "views_month", "views_today", "created_at")
+VIDEO_ID_RULE = "a video id is 1 to 64 characters of A-Z, a-z, 0-9, _ and -"
+
+
+def check_video_id(video_id: object) -> str:
+    """Return `video_id` if it is well formed.
+
+    :raises InvalidInput: code invalid_video_id.
+    """
+    if not isinstance(video_id, str) or not _VIDEO_ID.fullmatch(video_id):
+        raise InvalidInput(f"Invalid video id: {VIDEO_ID_RULE}", code="invalid_video_id")
+    return video_id
+
+
+def check_title(title: object) -> str:
+    """Return `title` without surrounding blanks if it is 1 to 200 characters.
+
+    :raises InvalidInput: code invalid_title.
+    """
+    if not isinstance(title, str) or not 1 <= len(title.strip()) <= TITLE_MAX:
+        raise InvalidInput(f"Invalid title: a title is 1 to {TITLE_MAX} characters", code="invalid_title")
+    return title.strip()
+
+
+def _new_video(video_id: str, title: str, clock: Clock) -> dict:
+    now = clock.now()
+    period = clock.period(now)
+    return dict(
+        id=video_id, title=title, created_at=now, views_today=0, views_month=0, views_total=0,
+        period_day=period.day, period_month=period.month,
+    )
+
+
+def create_video(video_id: str, title: str, clock: Clock) -> dict:
+    """Register a video with zero counts and return its listing.
+
+    :raises InvalidInput: malformed id or title.
+    :raises VideoExists:
+    """
+    values = _new_video(check_video_id(video_id), check_title(title), clock)
+    with write_transaction() as connection:
+        added = connection.execute(insert(connection, Video).values(values).on_conflict_do_nothing())
+    if added.rowcount != 1:
+        raise VideoExists(video_id)
+    return _listing(values)
+
+
+def _listing(values: dict) -> dict:
+    return {key: values[key] for key in ("id", "title", "created_at", "views_today", "views_month", "views_total")}
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of videos."""
+
+    items: list[dict]
+    page: int
+    per_page: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return -(-self.total // self.per_page)
+
+
+def list_videos(page: int, per_page: int, sort: str, clock: Clock) -> Page:
+    """Return one page of videos with current counts, most viewed (or newest) first."""
+    period = clock.period()
+    today = sa.case((Video.period_day >= period.day, Video.views_today), else_=0)
+    month = sa.case((Video.period_month >= period.month, Video.views_month), else_=0)
+    order = {
+        "views_total": Video.views_total, "views_month": month,
+        "views_today": today, "created_at": Video.created_at,
+    }[sort]
+    rows = db.session.execute(
+        sa.select(
+            Video.id, Video.title, Video.created_at,
+            today.label("views_today"), month.label("views_month"), Video.views_total,
+        )
+        .order_by(order.desc(), Video.id)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).mappings()
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(Video))
+    return Page(items=[dict(row) for row in rows], page=page, per_page=per_page, total=total)
+
+
+@dataclass
+class ImportReport:
+    """What an import did: added and skipped (already there) ids, and bad lines."""
+
+    added: int = 0
+    skipped: int = 0
+    bad_rows: list[tuple[int, str]] = field(default_factory=list)
+
+
+def import_csv(lines: Iterable[str], clock: Clock, chunk_size: int = 500) -> ImportReport:
+    """Add the videos of a CSV with columns id,title (a header row is optional).
+
+    Existing ids are skipped, not changed; each bad row is reported with its
+    line number and the rest still go in.
+    """
+    report = ImportReport()
+    reader = csv.reader(lines)
+    chunk: list[dict] = []
+    for fields in reader:
+        line = reader.line_num
+        if not fields or (line == 1 and [f.strip().lower() for f in fields] == ["id", "title"]):
+            continue
+        try:
+            if len(fields) != 2:
+                raise InvalidInput(f"expected 2 columns (id,title), found {len(fields)}")
+            chunk.append(_new_video(check_video_id(fields[0].strip()), check_title(fields[1]), clock))
+        except InvalidInput as error:
+            report.bad_rows.append((line, error.message))
+            continue
+        if len(chunk) >= chunk_size:
+            _add_many(chunk, report)
+            chunk = []
+    _add_many(chunk, report)
+    return report
+
+
+def _add_many(rows: list[dict], report: ImportReport) -> None:
+    if not rows:
+        return
+    with write_transaction() as connection:
+        for row in rows:
+            added = connection.execute(insert(connection, Video).values(row).on_conflict_do_nothing())
+            if added.rowcount == 1:
+                report.added += 1
+            else:
+                report.skipped += 1
+

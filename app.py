@@ -1,0 +1,33 @@
+"""The application factory: ``flask --app app …`` and ``gunicorn 'app:create_app()'``."""
+
+import os
+
+from flask import Flask
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build a Viewtally app; `test_config` replaces instance and environment config."""
+    from analytics import (
+        api, cli, config, database, errors, health, instance_secrets, logs, request_guards, scheduler,
+    )
+    from analytics.clock import Clock
+    from analytics.extensions import cache, limiter
+
+    app = Flask(__name__, instance_relative_config=True, instance_path=config.instance_path())
+    config.load(app, test_config)
+    os.makedirs(app.instance_path, exist_ok=True)
+    logs.init_app(app)
+    instance_secrets.init_app(app)
+    app.extensions["viewtally.clock"] = Clock(app.config["TIMEZONE"])
+
+    database.init_app(app)
+    cache.init_app(app)
+    limiter.init_app(app)
+    request_guards.init_app(app)
+    errors.init_app(app)
+    scheduler.init_app(app)
+    cli.init_app(app)
+
+    app.register_blueprint(api.bp)
+    app.register_blueprint(health.bp)
+    return app

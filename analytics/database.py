@@ -68,6 +68,17 @@ def write_transaction() -> Iterator[Connection]:
             yield connection
 
 
+@contextmanager
+def read_transaction() -> Iterator[Connection]:
+    """Yield a connection for reads that ends its transaction on exit.
+
+    Short read transactions see every commit made before they begin (a
+    long-lived session would keep reading an old SQLite snapshot).
+    """
+    with db.engine.connect() as connection:
+        yield connection
+
+
 def insert(connection: Connection, table):
     """Return an INSERT for `table` that knows ON CONFLICT on this connection's dialect."""
     dialect = postgresql if connection.dialect.name == "postgresql" else sqlite

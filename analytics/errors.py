@@ -13,7 +13,6 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from .api import responses
-from .extensions import db
 from .services.errors import ServiceError
 
 log = logging.getLogger(__name__)
@@ -70,19 +69,16 @@ def on_http_error(error: HTTPException):
 
 
 def on_integrity_error(error: IntegrityError):
-    db.session.rollback()
     log.warning("integrity error: %s", error.orig)
     return error_response(409, "conflict", "The change conflicts with data already stored")
 
 
 def on_database_error(error: SQLAlchemyError):
-    db.session.rollback()
     log.exception("database error")
     return error_response(503, "database_unavailable", "The database is unavailable; try again shortly")
 
 
 def on_unexpected_error(error: Exception):
-    db.session.rollback()
     log.exception("unexpected error on %s %s", request.method, request.path)
     return error_response(500, "internal_error", "Something went wrong on our side; it has been logged")
 

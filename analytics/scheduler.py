@@ -143,8 +143,8 @@ def status(app: Flask) -> dict:
         run = last.get(name)
         jobs[name] = {
             "lastRun": None if run is None else {
-                "at": run.ran_at.isoformat(), "trigger": run.trigger, "outcome": run.outcome,
-                "count": run.count, "error": run.error,
+                "at": run["ran_at"].isoformat(), "trigger": run["trigger"], "outcome": run["outcome"],
+                "count": run["count"], "error": run["error"],
             },
             "nextRun": next_runs.get(name),
         }

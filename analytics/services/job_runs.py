@@ -2,8 +2,7 @@
 
 import sqlalchemy as sa
 
-from ..database import insert, write_transaction
-from ..extensions import db
+from ..database import insert, read_transaction, write_transaction
 from ..models import JobRun
 
 
@@ -14,6 +13,7 @@ def record(name: str, values: dict) -> None:
         connection.execute(upsert.on_conflict_do_update(index_elements=[JobRun.name], set_=values))
 
 
-def last_runs() -> dict[str, JobRun]:
+def last_runs() -> dict[str, dict]:
     """Return the last run of every job that has run, by job name."""
-    return {run.name: run for run in db.session.scalars(sa.select(JobRun))}
+    with read_transaction() as connection:
+        return {run["name"]: dict(run) for run in connection.execute(sa.select(JobRun.__table__)).mappings()}

@@ -8,8 +8,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from ..clock import Clock
-from ..database import insert, write_transaction
-from ..extensions import db
+from ..database import insert, read_transaction, write_transaction
 from ..models import Video
 from .errors import InvalidInput, VideoExists
 
@@ -48,6 +47,11 @@ def _new_video(video_id: str, title: str, clock: Clock) -> dict:
     )
 
 
+def _insert_new(connection, values: dict):
+    """INSERT that skips an existing id and returns the id only when it added the row."""
+    return insert(connection, Video).values(values).on_conflict_do_nothing().returning(Video.id)
+
+
 def create_video(video_id: str, title: str, clock: Clock) -> dict:
     """Register a video with zero counts and return its listing.
 
@@ -56,8 +60,8 @@ def create_video(video_id: str, title: str, clock: Clock) -> dict:
     """
     values = _new_video(check_video_id(video_id), check_title(title), clock)
     with write_transaction() as connection:
-        added = connection.execute(insert(connection, Video).values(values).on_conflict_do_nothing())
-    if added.rowcount != 1:
+        added = connection.execute(_insert_new(connection, values)).scalar()
+    if added is None:
         raise VideoExists(video_id)
     return _listing(values)
 
@@ -89,17 +93,18 @@ def list_videos(page: int, per_page: int, sort: str, clock: Clock) -> Page:
         "views_total": Video.views_total, "views_month": month,
         "views_today": today, "created_at": Video.created_at,
     }[sort]
-    rows = db.session.execute(
-        sa.select(
-            Video.id, Video.title, Video.created_at,
-            today.label("views_today"), month.label("views_month"), Video.views_total,
-        )
-        .order_by(order.desc(), Video.id)
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-    ).mappings()
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(Video))
-    return Page(items=[dict(row) for row in rows], page=page, per_page=per_page, total=total)
+    with read_transaction() as connection:
+        items = connection.execute(
+            sa.select(
+                Video.id, Video.title, Video.created_at,
+                today.label("views_today"), month.label("views_month"), Video.views_total,
+            )
+            .order_by(order.desc(), Video.id)
+            .limit(per_page)
+            .offset((page - 1) * per_page)
+        ).mappings().all()
+        total = connection.scalar(sa.select(sa.func.count()).select_from(Video))
+    return Page(items=[dict(item) for item in items], page=page, per_page=per_page, total=total)
 
 
 @dataclass
@@ -143,8 +148,7 @@ def _add_many(rows: list[dict], report: ImportReport) -> None:
         return
     with write_transaction() as connection:
         for row in rows:
-            added = connection.execute(insert(connection, Video).values(row).on_conflict_do_nothing())
-            if added.rowcount == 1:
+            if connection.execute(_insert_new(connection, row)).scalar() is not None:
                 report.added += 1
             else:
                 report.skipped += 1

@@ -6,8 +6,7 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 
 from ..clock import Clock, Period
-from ..database import insert, write_transaction
-from ..extensions import db
+from ..database import insert, read_transaction, write_transaction
 from ..models import DailyView, Video, VideoViewLog
 from . import stats_cache
 from .errors import VideoNotFound
@@ -95,12 +94,13 @@ def track_view(video_id: str, clock: Clock) -> Counts:
 
 
 def _load_counters(video_id: str) -> CounterRow | None:
-    row = db.session.execute(
-        sa.select(
-            Video.id, Video.views_today, Video.views_month, Video.views_total,
-            Video.period_day, Video.period_month,
-        ).where(Video.id == video_id)
-    ).one_or_none()
+    with read_transaction() as connection:
+        row = connection.execute(
+            sa.select(
+                Video.id, Video.views_today, Video.views_month, Video.views_total,
+                Video.period_day, Video.period_month,
+            ).where(Video.id == video_id)
+        ).one_or_none()
     return CounterRow(*row) if row else None
 
 
@@ -120,15 +120,16 @@ def daily_views(video_id: str, days: int, clock: Clock) -> list[tuple[date, int]
 
     :raises VideoNotFound:
     """
-    if db.session.get(Video, video_id) is None:
-        raise VideoNotFound(video_id)
     today = clock.today()
     first = today - timedelta(days=days - 1)
-    stored = dict(
-        db.session.execute(
-            sa.select(DailyView.day, DailyView.views).where(
-                DailyView.video_id == video_id, DailyView.day.between(first, today)
-            )
-        ).all()
-    )
+    with read_transaction() as connection:
+        if connection.scalar(sa.select(Video.id).where(Video.id == video_id)) is None:
+            raise VideoNotFound(video_id)
+        stored = dict(
+            connection.execute(
+                sa.select(DailyView.day, DailyView.views).where(
+                    DailyView.video_id == video_id, DailyView.day.between(first, today)
+                )
+            ).all()
+        )
     return [(day, stored.get(day, 0)) for day in (first + timedelta(n) for n in range(days))]

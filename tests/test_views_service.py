@@ -1,0 +1,152 @@
+"""Counting views through the service, on SQLite and PostgreSQL, with a set clock."""
+
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+
+from analytics.services import resets, views
+from analytics.services.errors import VideoNotFound
+from conftest import add_video, rows
+
+
+@pytest.fixture
+def app(make_app, backend_url):
+    return make_app(SQLALCHEMY_DATABASE_URI=backend_url)
+
+
+def track(app, video_id="intro"):
+    with app.app_context():
+        return views.track_view(video_id, app.extensions["viewtally.clock"])
+
+
+def stats(app, video_id="intro"):
+    with app.app_context():
+        return views.get_stats(video_id, app.extensions["viewtally.clock"])
+
+
+def test_each_view_increments_all_three_counters_and_stores_log_and_daily_rows(app, clock):
+    add_video(app)
+    results = [track(app) for _ in range(3)]
+    assert [(c.views_today, c.views_month, c.views_total) for c in results] == [(1, 1, 1), (2, 2, 2), (3, 3, 3)]
+    assert rows(app, "SELECT views_today, views_month, views_total FROM videos") == [(3, 3, 3)]
+    assert rows(app, "SELECT count(*) FROM video_view_logs WHERE video_id = 'intro'") == [(3,)]
+    assert rows(app, "SELECT day, views FROM daily_views") in ([(date(2026, 3, 14), 3)], [("2026-03-14", 3)])
+
+
+def test_log_rows_carry_the_clock_time_in_utc(app, clock):
+    add_video(app)
+    track(app)
+    with app.app_context():
+        from analytics.extensions import db
+        from analytics.models import VideoViewLog
+        import sqlalchemy as sa
+
+        logged = db.session.scalar(sa.select(VideoViewLog.viewed_at))
+    assert logged == clock.now()
+    assert logged.tzinfo is not None
+
+
+def test_unknown_video_stores_nothing(app):
+    add_video(app)
+    with pytest.raises(VideoNotFound):
+        track(app, "missing")
+    assert rows(app, "SELECT count(*) FROM video_view_logs") == [(0,)]
+    assert rows(app, "SELECT count(*) FROM daily_views") == [(0,)]
+    assert rows(app, "SELECT views_total FROM videos") == [(0,)]
+
+
+def test_midnight_without_a_reset_starts_today_again(app, clock):
+    add_video(app)
+    track(app)
+    track(app)
+    clock.set(datetime(2026, 3, 15, 0, 0, 1, tzinfo=timezone.utc))
+    before = stats(app)
+    assert (before.views_today, before.views_month, before.views_total) == (0, 2, 2)
+    after = track(app)
+    assert (after.views_today, after.views_month, after.views_total) == (1, 3, 3)
+
+
+def test_month_end_without_a_reset_starts_the_month_again(app, clock):
+    clock.set(datetime(2026, 3, 31, 23, 59, 59, tzinfo=timezone.utc))
+    add_video(app)
+    track(app)
+    clock.advance(seconds=2)
+    assert (stats(app).views_today, stats(app).views_month) == (0, 0)
+    counts = track(app)
+    assert (counts.views_today, counts.views_month, counts.views_total) == (1, 1, 2)
+
+
+def test_a_server_down_for_days_never_shows_old_views_as_today(app, clock):
+    add_video(app)
+    for _ in range(5):
+        track(app)
+    clock.advance(days=40)
+    counts = stats(app)
+    assert (counts.views_today, counts.views_month, counts.views_total) == (0, 0, 5)
+
+
+def test_a_late_view_from_before_midnight_does_not_restart_today(app, clock):
+    """A view stamped 23:59:59 that commits after one from 00:00:01 belongs to yesterday."""
+    add_video(app)
+    clock.set(datetime(2026, 3, 15, 0, 0, 1, tzinfo=timezone.utc))
+    track(app)
+    clock.set(datetime(2026, 3, 14, 23, 59, 59, tzinfo=timezone.utc))
+    late = track(app)
+    clock.set(datetime(2026, 3, 15, 0, 0, 2, tzinfo=timezone.utc))
+    assert (late.views_today, late.views_total) == (1, 2)
+    counts = track(app)
+    assert (counts.views_today, counts.views_month, counts.views_total) == (2, 3, 3)
+    with app.app_context():
+        series = views.daily_views("intro", 2, clock)
+    assert series == [(date(2026, 3, 14), 1), (date(2026, 3, 15), 2)]
+
+
+def test_counters_after_a_reset_and_a_missed_reset_agree(app, clock):
+    add_video(app, "a")
+    add_video(app, "b")
+    track(app, "a")
+    track(app, "b")
+    clock.advance(days=1)
+    with app.app_context():
+        assert resets.reset_daily(clock) == 2
+    track(app, "a")
+    assert stats(app, "a").views_today == 1
+    assert stats(app, "b").views_today == 0
+
+
+def test_daily_series_is_oldest_first_with_zero_days(app, clock):
+    add_video(app)
+    track(app)
+    clock.advance(days=2)
+    track(app)
+    track(app)
+    with app.app_context():
+        series = views.daily_views("intro", 4, clock)
+    assert series == [
+        (date(2026, 3, 13), 0), (date(2026, 3, 14), 1), (date(2026, 3, 15), 0), (date(2026, 3, 16), 2),
+    ]
+
+
+@pytest.mark.parametrize(
+    "zone, moment, day",
+    [
+        # 23:30 UTC on 31 March is already 1 April in Paris (UTC+2 in summer time).
+        ("Europe/Paris", datetime(2026, 3, 31, 23, 30, tzinfo=timezone.utc), date(2026, 4, 1)),
+        # 03:00 UTC on 1 April is still 31 March in New York.
+        ("America/New_York", datetime(2026, 4, 1, 3, 0, tzinfo=timezone.utc), date(2026, 3, 31)),
+        ("Asia/Kolkata", datetime(2026, 3, 14, 18, 29, tzinfo=timezone.utc), date(2026, 3, 14)),
+        ("Asia/Kolkata", datetime(2026, 3, 14, 18, 30, tzinfo=timezone.utc), date(2026, 3, 15)),
+    ],
+)
+def test_days_and_months_follow_the_configured_time_zone(make_app, backend_url, zone, moment, day):
+    app = make_app(SQLALCHEMY_DATABASE_URI=backend_url, TIMEZONE=zone)
+    clock = app.extensions["viewtally.clock"]
+    clock.set(moment - timedelta(days=40))
+    add_video(app)
+    track(app)
+    clock.set(moment)
+    counts = track(app)
+    assert (counts.views_today, counts.views_month, counts.views_total) == (1, 1, 2)
+    assert rows(app, "SELECT period_day, period_month FROM videos")[0] in (
+        (day, day.replace(day=1)), (day.isoformat(), day.replace(day=1).isoformat()),
+    )

@@ -143,3 +143,10 @@ def rows(app, statement):
     with app.app_context():
         with db.engine.connect() as connection:
             return connection.execute(sa.text(statement) if isinstance(statement, str) else statement).all()
+
+
+def run_sql(app, statement, **params):
+    """Run a statement that changes the app's database, committed, behind the service's back."""
+    with app.app_context():
+        with db.engine.begin() as connection:
+            connection.execute(sa.text(statement), params)

@@ -1,0 +1,114 @@
+"""The reset scheduler: catch-up on start, stored outcomes, survival of failures."""
+
+import logging
+import time
+from datetime import datetime, timezone
+
+from analytics import scheduler
+from analytics.services import job_runs
+from conftest import add_video, rows, run_sql
+
+
+def wait_for(condition, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def last_runs(app):
+    with app.app_context():
+        return job_runs.last_runs()
+
+
+def test_no_scheduler_runs_in_tests_unless_started(app, client):
+    client.get("/healthz")
+    assert app.extensions["viewtally.scheduler"] is None
+
+
+def test_start_catches_up_a_missed_midnight_and_keeps_todays_views(app, clock):
+    add_video(app, "yesterday")
+    add_video(app, "today")
+    client = app.test_client()
+    client.post("/api/analytics/view/yesterday")
+    clock.set(datetime(2026, 4, 1, 0, 5, tzinfo=timezone.utc))  # down over midnight and month-end
+    client.post("/api/analytics/view/today")
+
+    scheduler.start(app)
+    assert wait_for(lambda: len(last_runs(app)) == 2)
+    runs = last_runs(app)
+    assert runs["daily_reset"]["trigger"] == "catch-up"
+    assert (runs["daily_reset"]["outcome"], runs["daily_reset"]["count"]) == ("ok", 1)
+    assert (runs["monthly_reset"]["outcome"], runs["monthly_reset"]["count"]) == ("ok", 1)
+    assert runs["daily_reset"]["ran_at"] == clock.now()
+    assert rows(app, "SELECT id, views_today, views_month, views_total FROM videos ORDER BY id") == [
+        ("today", 1, 1, 1), ("yesterday", 0, 0, 1),
+    ]
+
+
+def test_start_is_idempotent(app):
+    first = scheduler.start(app)
+    assert scheduler.start(app) is first
+    assert first.running
+    scheduler.stop(app)
+    assert not first.running
+
+
+def test_jobs_are_scheduled_for_local_midnight(make_app):
+    app = make_app(TIMEZONE="Asia/Tokyo")
+    runner = scheduler.start(app)
+    next_runs = runner.next_runs()
+    daily = datetime.fromisoformat(next_runs["daily_reset"])
+    assert daily.astimezone(timezone.utc).hour == 15 and daily.minute == 0  # 00:00 in Tokyo
+    assert next_runs["monthly_reset"] == next_runs["daily_reset"]
+
+
+def test_a_failing_job_is_logged_and_stored_and_the_thread_survives(app, caplog):
+    run_sql(app, "DROP TABLE videos")
+    with caplog.at_level(logging.ERROR, logger="analytics.scheduler"):
+        runner = scheduler.start(app)
+        assert wait_for(lambda: len(last_runs(app)) == 2)
+    runs = last_runs(app)
+    assert runs["daily_reset"]["outcome"] == "error"
+    assert "videos" in runs["daily_reset"]["error"]
+    assert runs["daily_reset"]["count"] is None
+    assert any("daily_reset (catch-up) failed" in record.getMessage() for record in caplog.records)
+    assert runner.running
+    # A later run goes through once the cause is gone.
+    from analytics.extensions import db
+
+    with app.app_context():
+        db.metadata.tables["videos"].create(db.engine)
+    runner.run_job("daily_reset", "schedule")
+    assert last_runs(app)["daily_reset"]["outcome"] == "ok"
+
+
+def test_the_monthly_job_only_resets_on_the_first(app, clock):
+    add_video(app)
+    app.test_client().post("/api/analytics/view/intro")
+    runner = scheduler.ResetScheduler(app)
+    clock.set(datetime(2026, 3, 15, 0, 0, tzinfo=timezone.utc))
+    runner._monthly_on_the_first()
+    assert "monthly_reset" not in last_runs(app)
+    clock.set(datetime(2026, 4, 1, 0, 0, tzinfo=timezone.utc))
+    runner._monthly_on_the_first()
+    assert last_runs(app)["monthly_reset"]["count"] == 1
+
+
+def test_a_served_app_starts_its_scheduler_with_the_first_request(make_app):
+    app = make_app(TESTING=False, SCHEDULER_ENABLED=True)
+    assert app.extensions["viewtally.scheduler"] is None
+    app.test_client().get("/healthz")
+    runner = app.extensions["viewtally.scheduler"]
+    assert runner is not None and runner.running
+    app.test_client().get("/healthz")
+    assert app.extensions["viewtally.scheduler"] is runner
+
+
+def test_a_disabled_scheduler_never_starts(make_app):
+    app = make_app(TESTING=False, SCHEDULER_ENABLED=False)
+    app.test_client().get("/healthz")
+    scheduler.start_if_enabled(app)
+    assert app.extensions["viewtally.scheduler"] is None

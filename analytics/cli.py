@@ -33,7 +33,7 @@ def add_video(video_id: str, title: str) -> None:
 def import_videos(file) -> None:
     """Add the videos of a CSV file with columns id,title; existing ids are skipped."""
     lines = file.readlines()
-    with click.progressbar(lines, label="Importing", file=click.get_text_stream("stderr")) as progress:
+    with click.progressbar(lines, label="Importing") as progress:
         report = videos.import_csv(progress, current_clock())
     for line, message in report.bad_rows:
         click.echo(f"line {line}: {message}", err=True)

@@ -1,5 +1,6 @@
 """Checks every request passes before any view: body size and client address."""
 
+import io
 from flask import Flask, request
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -9,15 +10,28 @@ def reject_large_body() -> None:
     """Refuse a body over MAX_CONTENT_LENGTH on every route, read by the view or not.
 
     Flask enforces the limit only when a view reads the body; this looks at
-    Content-Length up front, and reads a chunked body (bounded by the same
-    limit) to learn its size.
+    Content-Length up front. A chunked body has no length, so it is read (at
+    most one byte past the limit) and handed on as a buffer of known size.
     """
+    limit = request.max_content_length or 0
     length = request.content_length
     if length is not None:
-        if length > (request.max_content_length or 0):
+        if length > limit:
             raise RequestEntityTooLarge()
     elif "chunked" in request.headers.get("Transfer-Encoding", "").lower():
-        request.get_data(cache=True)  # raises RequestEntityTooLarge past the limit
+        body = _read_at_most(request.environ["wsgi.input"], limit + 1)
+        if len(body) > limit:
+            raise RequestEntityTooLarge()
+        request.environ["wsgi.input"] = io.BytesIO(body)
+        request.environ["CONTENT_LENGTH"] = str(len(body))
+
+
+def _read_at_most(stream, size: int) -> bytes:
+    parts, left = [], size
+    while left > 0 and (part := stream.read(left)):
+        parts.append(part)
+        left -= len(part)
+    return b"".join(parts)
 
 
 def init_app(app: Flask) -> None:

@@ -1,0 +1,67 @@
+"""A real gunicorn serving the app on loopback, for tests that need HTTP and processes."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Server:
+    """gunicorn in a subprocess, configured only by the settings given (FLASK_* env)."""
+
+    def __init__(self, folder: Path, settings: dict, workers: int = 1, threads: int = 8):
+        self.folder = folder
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {key: value for key, value in os.environ.items() if not key.startswith("FLASK_")}
+        env["VIEWTALLY_INSTANCE_PATH"] = str(folder / "instance")
+        env.update({f"FLASK_{key}": str(value) for key, value in settings.items()})
+        self.log = open(folder / "gunicorn.log", "w+")
+        self.process = subprocess.Popen(
+            [
+                sys.executable, "-m", "gunicorn", "app:create_app()",
+                "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers), "--threads", str(threads),
+                "--control-socket", str(folder / "gunicorn.ctl"), "--graceful-timeout", "5",
+            ],
+            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+        )
+        self._wait_until_up()
+
+    def _wait_until_up(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited {self.process.returncode}:\n{self.output()}")
+            try:
+                if requests.get(f"{self.url}/healthz", timeout=2).status_code == 200:
+                    return
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"gunicorn did not come up:\n{self.output()}")
+
+    def output(self) -> str:
+        self.log.flush()
+        self.log.seek(0)
+        return self.log.read()
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5)
+        self.log.close()

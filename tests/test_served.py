@@ -1,0 +1,148 @@
+"""The real server under concurrent load: every acknowledged view is counted exactly once."""
+
+import socket
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+import sqlalchemy as sa
+
+from conftest import ADMIN_TOKEN
+from served import Server
+
+VIDEOS = ["alpha", "beta", "gamma"]
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+def settings(database_url: str) -> dict:
+    return {
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "ADMIN_TOKEN": ADMIN_TOKEN,
+        "SECRET_KEY": "served-test",
+        "RATELIMIT_ENABLED": "false",
+        "SCHEDULER_ENABLED": "false",
+    }
+
+
+@pytest.fixture
+def serve(tmp_path):
+    servers = []
+
+    def start(database_url, **options):
+        server = Server(tmp_path, settings(database_url), **options)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def hammer(url: str, clients: int, views_each: int) -> dict[str, int]:
+    """Send views from several client threads; return how many were acknowledged per video."""
+
+    def one_client(number: int) -> dict[str, int]:
+        acked = dict.fromkeys(VIDEOS, 0)
+        with requests.Session() as session:
+            for n in range(views_each):
+                video = VIDEOS[(number + n) % len(VIDEOS)]
+                if n % 4 == 3:
+                    response = session.get(f"{url}/api/analytics/pixel/{video}.gif", timeout=30)
+                else:
+                    response = session.post(f"{url}/api/analytics/view/{video}", timeout=30)
+                if response.status_code == 200:
+                    acked[video] += 1
+                else:
+                    raise AssertionError(f"{response.status_code}: {response.text[:200]}")
+        return acked
+
+    totals = dict.fromkeys(VIDEOS, 0)
+    with ThreadPoolExecutor(clients) as pool:
+        for acked in pool.map(one_client, range(clients)):
+            for video, count in acked.items():
+                totals[video] += count
+    return totals
+
+
+def assert_counted_exactly_once(server, database_url: str, acked: dict[str, int]) -> None:
+    for video, count in acked.items():
+        stats = requests.get(f"{server.url}/api/analytics/stats/{video}", timeout=10).json()["data"]
+        assert (stats["viewsToday"], stats["viewsMonth"], stats["viewsTotal"]) == (count, count, count)
+    engine = sa.create_engine(database_url)
+    with engine.connect() as connection:
+        counters = dict(connection.execute(sa.text("SELECT id, views_total FROM videos")).all())
+        logs = dict(connection.execute(sa.text("SELECT video_id, count(*) FROM video_view_logs GROUP BY video_id")).all())
+        daily = dict(connection.execute(sa.text("SELECT video_id, sum(views) FROM daily_views GROUP BY video_id")).all())
+    engine.dispose()
+    assert counters == acked
+    assert logs == acked
+    assert {video: int(total) for video, total in daily.items()} == acked
+
+
+def register(server) -> None:
+    for video in VIDEOS:
+        response = requests.post(f"{server.url}/api/videos", json={"id": video, "title": video.title()},
+                                 headers=ADMIN, timeout=10)
+        assert response.status_code == 201, response.text
+
+
+def test_threads_of_one_process_count_every_view_once(serve, tmp_path):
+    url = f"sqlite:///{tmp_path}/served.db"
+    server = serve(url, workers=1, threads=8)
+    register(server)
+    acked = hammer(server.url, clients=8, views_each=120)
+    assert sum(acked.values()) == 960
+    assert_counted_exactly_once(server, url, acked)
+
+
+def test_several_worker_processes_on_one_sqlite_file(serve, tmp_path):
+    """Four workers start together on a new file (racing to create tables) and then share it."""
+    url = f"sqlite:///{tmp_path}/served.db"
+    server = serve(url, workers=4, threads=4)
+    register(server)
+    acked = hammer(server.url, clients=12, views_each=80)
+    assert_counted_exactly_once(server, url, acked)
+    assert "database is locked" not in server.output()
+    assert "Traceback" not in server.output()
+
+
+def test_several_worker_processes_on_postgresql(serve, postgres_url):
+    server = serve(postgres_url, workers=3, threads=4)
+    register(server)
+    acked = hammer(server.url, clients=8, views_each=80)
+    assert_counted_exactly_once(server, postgres_url, acked)
+    assert "Traceback" not in server.output()
+
+
+def test_a_chunked_body_over_the_limit_is_413_without_being_read_by_the_view(serve, tmp_path):
+    server = serve(f"sqlite:///{tmp_path}/served.db")
+    register(server)
+    chunk = b"x" * 4096
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as connection:
+        connection.sendall(
+            b"POST /api/analytics/view/alpha HTTP/1.1\r\nHost: localhost\r\n"
+            b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        )
+        for _ in range(5):
+            connection.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        connection.sendall(b"0\r\n\r\n")
+        answer = b""
+        while data := connection.recv(65536):
+            answer += data
+    assert answer.startswith(b"HTTP/1.1 413")
+    assert b'"code":"payload_too_large"' in answer.replace(b" ", b"")
+    stats = requests.get(f"{server.url}/api/analytics/stats/alpha", timeout=10).json()["data"]
+    assert stats["viewsTotal"] == 0
+
+
+def test_a_small_chunked_body_still_reaches_the_view(serve, tmp_path):
+    server = serve(f"sqlite:///{tmp_path}/served.db")
+
+    def body():
+        yield b'{"id": "chunked", '
+        yield b'"title": "Sent in chunks"}'
+
+    response = requests.post(f"{server.url}/api/videos", data=body(), headers={**ADMIN, "Content-Type": "application/json"},
+                             timeout=10)
+    assert response.status_code == 201, response.text
+    assert response.json()["data"]["title"] == "Sent in chunks"

@@ -60,6 +60,11 @@ class ManualClock(Clock):
         self.moment = self.moment + timedelta(**delta)
 
 
+def iso_utc(moment: datetime) -> str:
+    """Format an aware moment as ISO 8601 in UTC with a Z."""
+    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
 def current_clock() -> Clock:
     """Return the clock of the running app."""
     return current_app.extensions["viewtally.clock"]

@@ -27,6 +27,8 @@ RATELIMIT_SWALLOW_ERRORS    True                        a broken limiter storage
 TRACK_RATE_LIMIT            120 per minute              views (POST and pixel together) per client
 STATS_RATE_LIMIT            600 per minute              stats reads (totals and daily) per client
 MAX_CONTENT_LENGTH          16384                       largest request body in bytes; larger is 413
+CORS_ORIGINS                *                           origins whose pages may read the public
+                                                        endpoints (space-separated; empty: none)
 TRUSTED_PROXIES             0                           proxies in front whose X-Forwarded-For is
                                                         believed; 0 ignores that header
 LOG_LEVEL                   INFO                        level of the ``analytics`` loggers
@@ -61,6 +63,7 @@ DEFAULTS: dict[str, object] = {
     "TRACK_RATE_LIMIT": "120 per minute",
     "STATS_RATE_LIMIT": "600 per minute",
     "MAX_CONTENT_LENGTH": 16 * 1024,
+    "CORS_ORIGINS": "*",
     "TRUSTED_PROXIES": 0,
     "LOG_LEVEL": "INFO",
 }
@@ -102,6 +105,8 @@ def _normalise(config) -> None:
         # An environment value of digits arrives as an int; a token is text.
         if config[key] is not None:
             config[key] = str(config[key])
+    if isinstance(config["CORS_ORIGINS"], str):
+        config["CORS_ORIGINS"] = config["CORS_ORIGINS"].replace(",", " ").split()
     try:
         ZoneInfo(str(config["TIMEZONE"]))
     except (ZoneInfoNotFoundError, ValueError):

@@ -4,8 +4,7 @@
 from flask import Blueprint, current_app
 
 from . import database, scheduler
-from .api.responses import iso
-from .clock import current_clock
+from .clock import current_clock, iso_utc
 
 bp = Blueprint("health", __name__)
 
@@ -18,7 +17,7 @@ def healthz():
     return {
         "status": "ok",
         "database": "ok",
-        "time": iso(current_clock().now()),
+        "time": iso_utc(current_clock().now()),
         "timezone": current_app.config["TIMEZONE"],
         "scheduler": scheduler.status(current_app._get_current_object()),
     }

@@ -15,7 +15,7 @@ from datetime import timezone
 import schedule
 from flask import Flask
 
-from .clock import current_clock
+from .clock import current_clock, iso_utc
 from .services import job_runs
 from .services.resets import reset_daily, reset_monthly
 
@@ -98,7 +98,7 @@ class ResetScheduler:
 
 def _utc_text(moment) -> str | None:
     # schedule keeps next_run as naive local time of this machine.
-    return moment.astimezone(timezone.utc).isoformat() if moment else None
+    return iso_utc(moment.astimezone(timezone.utc)) if moment else None
 
 
 def init_app(app: Flask) -> None:
@@ -143,7 +143,7 @@ def status(app: Flask) -> dict:
         run = last.get(name)
         jobs[name] = {
             "lastRun": None if run is None else {
-                "at": run["ran_at"].isoformat(), "trigger": run["trigger"], "outcome": run["outcome"],
+                "at": iso_utc(run["ran_at"]), "trigger": run["trigger"], "outcome": run["outcome"],
                 "count": run["count"], "error": run["error"],
             },
             "nextRun": next_runs.get(name),

@@ -35,9 +35,9 @@ def test_health_shows_the_last_runs(app, client):
     assert body["running"] is True
     daily = body["jobs"]["daily_reset"]
     assert daily["lastRun"] == {
-        "at": "2026-03-14T15:00:00+00:00", "trigger": "catch-up", "outcome": "ok", "count": 0, "error": None,
+        "at": "2026-03-14T15:00:00Z", "trigger": "catch-up", "outcome": "ok", "count": 0, "error": None,
     }
-    assert daily["nextRun"].endswith("+00:00")
+    assert daily["nextRun"].endswith("Z")
 
 
 def test_health_is_503_when_the_database_is_unreachable(make_app, tmp_path):

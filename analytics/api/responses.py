@@ -1,8 +1,8 @@
 """Building API answers: the success envelope, the error envelope, the pixel."""
 
-from datetime import datetime
-
 from flask import jsonify, make_response
+
+from ..clock import iso_utc
 
 from ..services.views import Counts
 
@@ -33,11 +33,6 @@ def pixel(status: int = 200):
     return response
 
 
-def iso(moment: datetime) -> str:
-    """Format an aware moment as ISO 8601 in UTC with a Z."""
-    return moment.isoformat().replace("+00:00", "Z")
-
-
 def counts_json(counts: Counts) -> dict:
     return {
         "videoId": counts.video_id,
@@ -51,7 +46,7 @@ def video_json(video: dict) -> dict:
     return {
         "id": video["id"],
         "title": video["title"],
-        "createdAt": iso(video["created_at"]),
+        "createdAt": iso_utc(video["created_at"]),
         "viewsToday": video["views_today"],
         "viewsMonth": video["views_month"],
         "viewsTotal": video["views_total"],

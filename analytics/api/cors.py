@@ -1,0 +1,21 @@
+"""Let players on other sites call the public endpoints from the browser."""
+
+from flask import current_app, request
+
+# Admin endpoints stay same-origin: a browser on another site never gets their answers.
+PUBLIC_ENDPOINTS = {"api.track_view", "api.track_pixel", "api.stats", "api.daily_stats", "api.list_videos"}
+
+
+def allow_origin(response):
+    """Add Access-Control-Allow-Origin to public answers, for the origins in CORS_ORIGINS."""
+    if request.endpoint not in PUBLIC_ENDPOINTS:
+        return response
+    allowed = current_app.config["CORS_ORIGINS"]
+    if allowed == ["*"]:
+        response.headers["Access-Control-Allow-Origin"] = "*"
+    elif allowed:
+        response.vary.add("Origin")
+        origin = request.headers.get("Origin")
+        if origin in allowed:
+            response.headers["Access-Control-Allow-Origin"] = origin
+    return response

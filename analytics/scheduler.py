@@ -105,7 +105,11 @@ def init_app(app: Flask) -> None:
     """Start the scheduler with the first request, for servers without a start hook."""
     app.extensions[_EXTENSION] = None
     if app.config["SCHEDULER_ENABLED"] and not app.testing:
-        app.before_request(lambda: start(app) if app.extensions[_EXTENSION] is None else None)
+
+        @app.before_request
+        def start_with_first_request() -> None:
+            if app.extensions[_EXTENSION] is None:
+                start(app)
 
 
 def start(app: Flask) -> ResetScheduler:

@@ -114,3 +114,10 @@ def test_a_database_failure_is_a_503_envelope_not_a_trace(app, client):
     # The counter UPDATE and the log row were rolled back with it.
     assert rows(app, "SELECT views_total FROM videos") == [(0,)]
     assert rows(app, "SELECT count(*) FROM video_view_logs") == [(0,)]
+
+
+def test_a_head_request_for_the_pixel_counts_nothing(app, client):
+    add_video(app)
+    assert client.head("/api/analytics/pixel/intro.gif").status_code == 200
+    assert client.head("/api/analytics/pixel/nope.gif").status_code == 404
+    assert rows(app, "SELECT views_total FROM videos") == [(0,)]

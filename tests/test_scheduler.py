@@ -100,10 +100,10 @@ def test_the_monthly_job_only_resets_on_the_first(app, clock):
 def test_a_served_app_starts_its_scheduler_with_the_first_request(make_app):
     app = make_app(TESTING=False, SCHEDULER_ENABLED=True)
     assert app.extensions["viewtally.scheduler"] is None
-    app.test_client().get("/healthz")
+    assert app.test_client().get("/healthz").status_code == 200
     runner = app.extensions["viewtally.scheduler"]
     assert runner is not None and runner.running
-    app.test_client().get("/healthz")
+    assert app.test_client().get("/healthz").status_code == 200
     assert app.extensions["viewtally.scheduler"] is runner
 
 

@@ -1,6 +1,6 @@
 """Counting views, reading counts, and the admin resets."""
 
-from flask import current_app
+from flask import current_app, request
 
 from ..auth import admin_required
 from ..clock import current_clock
@@ -28,7 +28,10 @@ def track_view(video_id):
 @track_limit
 def track_pixel(video_id):
     """Count one view from an <img> tag and answer a transparent GIF."""
-    views.track_view(check_video_id(video_id), current_clock())
+    if request.method == "HEAD":  # link checkers and prefetchers look; they do not watch
+        views.get_stats(check_video_id(video_id), current_clock())
+    else:
+        views.track_view(check_video_id(video_id), current_clock())
     return pixel()
 
 

@@ -1,0 +1,42 @@
+"""SQLite settings and transactions, checked on the real file."""
+
+import sqlite3
+
+import pytest
+import sqlalchemy as sa
+
+from analytics.database import read_transaction, write_transaction
+from analytics.extensions import db
+from conftest import add_video
+
+
+def test_sqlite_runs_in_wal_mode_with_a_busy_timeout_and_foreign_keys(app):
+    with app.app_context(), db.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def test_a_write_transaction_takes_the_write_lock_at_begin(app, instance):
+    """BEGIN IMMEDIATE: a second writer is turned away before the first has written anything."""
+    with app.app_context(), write_transaction():
+        other = sqlite3.connect(instance / "analytics.db", timeout=0, isolation_level=None)
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            other.execute("BEGIN IMMEDIATE")
+        other.close()
+
+
+def test_a_read_does_not_take_the_write_lock(app, instance):
+    with app.app_context(), read_transaction() as connection:
+        connection.execute(sa.text("SELECT count(*) FROM videos")).scalar()
+        other = sqlite3.connect(instance / "analytics.db", timeout=0, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("ROLLBACK")
+        other.close()
+
+
+def test_a_log_row_for_a_missing_video_is_refused(app):
+    add_video(app)
+    with app.app_context(), pytest.raises(sa.exc.IntegrityError):
+        with write_transaction() as connection:
+            connection.execute(sa.text("INSERT INTO video_view_logs (video_id, viewed_at) VALUES ('ghost', '2026-01-01')"))

@@ -8,8 +8,8 @@ threads = 8
 
 def post_worker_init(worker):
     """Start the reset scheduler in each worker, after the fork."""
-    from analytics import scheduler
+    from analytics import serving
 
     app = worker.wsgi
     if "viewtally.scheduler" in getattr(app, "extensions", {}):
-        scheduler.start_if_enabled(app)
+        serving.worker_started(app, worker.cfg.workers)

@@ -42,6 +42,7 @@ generated secrets and ``config.py``.
 import os
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import pytz
 from flask import Flask
 from limits import parse_many
 
@@ -91,6 +92,10 @@ def load(app: Flask, test_config: dict | None = None) -> None:
     if test_config is None:
         app.config.from_pyfile("config.py", silent=True)
         app.config.from_prefixed_env()
+        # from_prefixed_env parses values as JSON; a secret is taken exactly as written.
+        for key in _TEXTS:
+            if f"FLASK_{key}" in os.environ:
+                app.config[key] = os.environ[f"FLASK_{key}"]
     else:
         app.config.from_mapping(test_config)
     _normalise(app.config)
@@ -109,7 +114,8 @@ def _normalise(config) -> None:
         config["CORS_ORIGINS"] = config["CORS_ORIGINS"].replace(",", " ").split()
     try:
         ZoneInfo(str(config["TIMEZONE"]))
-    except (ZoneInfoNotFoundError, ValueError):
+        pytz.timezone(str(config["TIMEZONE"]))  # the scheduler's library must know it too
+    except (ZoneInfoNotFoundError, ValueError, pytz.UnknownTimeZoneError):
         raise ConfigError(f"TIMEZONE {config['TIMEZONE']!r} is not an IANA time zone name") from None
     for key in ("TRACK_RATE_LIMIT", "STATS_RATE_LIMIT"):
         try:

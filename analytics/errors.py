@@ -1,15 +1,17 @@
 """One error shape: the JSON envelope for machines, a friendly page for people.
 
 Every error reaches a client through `error_response`: 4xx from services
-and from Flask alike, database outages as 503, anything unexpected as a
-logged 500 without a trace. The tracking pixel answers its GIF instead, so
+and from Flask alike, a database that cannot be reached (or is locked past
+the busy timeout) as 503, anything unexpected as a logged 500 without a
+trace. The tracking pixel answers its GIF instead, so
 an <img> never shows a broken image.
 """
 
 import logging
 
 from flask import Flask, make_response, render_template, request
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from .api import responses
@@ -33,7 +35,8 @@ def wants_json() -> bool:
 
 def error_response(status: int, code: str, message: str, headers=None):
     """Answer an error as the pixel, the JSON envelope, or an HTML page."""
-    if request.endpoint == "api.track_pixel":
+    # An <img> never sends a body, so a 413 is not an image request: it gets the envelope.
+    if request.endpoint == "api.track_pixel" and status != 413:
         response = responses.pixel(status)
     elif wants_json():
         response = responses.error(status, code, message)
@@ -73,8 +76,8 @@ def on_integrity_error(error: IntegrityError):
     return error_response(409, "conflict", "The change conflicts with data already stored")
 
 
-def on_database_error(error: SQLAlchemyError):
-    log.exception("database error")
+def on_database_error(error: Exception):
+    log.exception("database unavailable")
     return error_response(503, "database_unavailable", "The database is unavailable; try again shortly")
 
 
@@ -88,5 +91,6 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(ServiceError, on_service_error)
     app.register_error_handler(HTTPException, on_http_error)
     app.register_error_handler(IntegrityError, on_integrity_error)
-    app.register_error_handler(SQLAlchemyError, on_database_error)
+    for outage in (OperationalError, InterfaceError, PoolTimeout):
+        app.register_error_handler(outage, on_database_error)
     app.register_error_handler(Exception, on_unexpected_error)

@@ -73,7 +73,7 @@ class ResetScheduler:
                 log.info("%s (%s): reset %d videos", name, trigger, count)
             except Exception as error:
                 log.exception("%s (%s) failed", name, trigger)
-                outcome = {"outcome": "error", "count": None, "error": f"{type(error).__name__}: {error}"[:500]}
+                outcome = {"outcome": "error", "count": None, "error": _summary(error)}
             try:
                 job_runs.record(name, {"ran_at": clock.now(), "trigger": trigger, **outcome})
             except Exception:
@@ -94,6 +94,13 @@ class ResetScheduler:
                 log.exception("scheduler loop error")
             idle = self._schedule.idle_seconds or 60.0
             self._stop.wait(min(max(idle, 0.05), 60.0))
+
+
+def _summary(error: Exception) -> str:
+    """Name the error in one short line for /healthz: no SQL, no parameters (the log has those)."""
+    cause = getattr(error, "orig", None) or error
+    first_line = (str(cause).splitlines() or [""])[0]
+    return f"{type(cause).__name__}: {first_line}"[:200]
 
 
 def _utc_text(moment) -> str | None:

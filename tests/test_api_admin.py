@@ -145,3 +145,9 @@ def test_listing_sorts_by_current_counts_not_stale_ones(app, client, clock, admi
 def test_listing_refuses_bad_parameters(client, query, code):
     response = client.get(f"/api/videos?{query}")
     assert (response.status_code, response.json["code"]) == (400, code)
+
+
+def test_absurdly_nested_json_is_a_400_not_a_crash(client, admin):
+    body = "[" * 5000 + "]" * 5000  # deeper than Python's recursion limit, within 16 KiB
+    response = client.post("/api/videos", data=body, content_type="application/json", headers=admin)
+    assert (response.status_code, response.json["code"]) == (400, "invalid_json")

@@ -120,3 +120,19 @@ def test_processes_starting_together_agree_on_one_token_and_one_schema(instance)
         process.join(30)
     assert [process.exitcode for process in processes] == [0] * 6
     assert results == {((instance / "admin_token").read_text().strip(), (instance / "secret_key").read_text().strip())}
+
+
+@pytest.mark.parametrize("raw", ["null", "true", "1e3", "[1]", '"quoted"'])
+def test_secrets_from_the_environment_are_taken_exactly_as_written(instance, monkeypatch, raw):
+    monkeypatch.setenv("FLASK_ADMIN_TOKEN", raw)
+    monkeypatch.setenv("FLASK_SECRET_KEY", raw)
+    app = bare_app(instance)
+    config.load(app)
+    assert (app.config["ADMIN_TOKEN"], app.config["SECRET_KEY"]) == (raw, raw)
+
+
+@pytest.mark.parametrize("zone", ["posix/Europe/Paris", "right/UTC"])
+def test_a_zone_the_scheduler_cannot_use_stops_start_up(instance, zone):
+    # zoneinfo finds these files in the system's zone folder; pytz, which the scheduler uses, does not.
+    with pytest.raises(ConfigError, match="IANA"):
+        config.load(bare_app(instance), {"TIMEZONE": zone})

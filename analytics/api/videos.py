@@ -15,7 +15,10 @@ from .responses import ok, video_json
 @admin_required
 def create_video():
     """Register a video from a JSON body {"id", "title"}."""
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # absurdly deep nesting is just bad JSON
+        body = None
     if not isinstance(body, dict):
         raise InvalidInput('Send a JSON object like {"id": "intro-1", "title": "Intro"}', code="invalid_json")
     video = videos.create_video(body.get("id"), body.get("title"), current_clock())

@@ -11,6 +11,7 @@ from ..clock import Clock
 from ..database import insert, read_transaction, write_transaction
 from ..models import Video
 from .errors import InvalidInput, VideoExists
+from .views import current_views
 
 _VIDEO_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 TITLE_MAX = 200
@@ -86,9 +87,7 @@ class Page:
 
 def list_videos(page: int, per_page: int, sort: str, clock: Clock) -> Page:
     """Return one page of videos with current counts, most viewed (or newest) first."""
-    period = clock.period()
-    today = sa.case((Video.period_day >= period.day, Video.views_today), else_=0)
-    month = sa.case((Video.period_month >= period.month, Video.views_month), else_=0)
+    today, month = current_views(clock.period())
     order = {
         "views_total": Video.views_total, "views_month": month,
         "views_today": today, "created_at": Video.created_at,

@@ -34,13 +34,24 @@ class CounterRow:
     period_month: date
 
     def counts(self, period: Period) -> Counts:
-        """Return the counts as of `period`: a counter of an earlier period is 0."""
+        """Return the counts as of `period`: a counter of an earlier period is 0.
+
+        `current_views` is the same rule in SQL.
+        """
         return Counts(
             video_id=self.video_id,
             views_today=self.views_today if self.period_day >= period.day else 0,
             views_month=self.views_month if self.period_month >= period.month else 0,
             views_total=self.views_total,
         )
+
+
+def current_views(period: Period):
+    """SQL for (views today, views this month) as of `period`: an earlier period's counter is 0."""
+    return (
+        sa.case((Video.period_day >= period.day, Video.views_today), else_=0),
+        sa.case((Video.period_month >= period.month, Video.views_month), else_=0),
+    )
 
 
 def _bump(counter, stamp, current):

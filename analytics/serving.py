@@ -1,0 +1,21 @@
+"""What a server process does once it is up (called from gunicorn.conf.py)."""
+
+import logging
+
+from flask import Flask
+
+from . import scheduler
+
+log = logging.getLogger(__name__)
+
+
+def worker_started(app: Flask, workers: int) -> None:
+    """Start the scheduler; warn when per-process state would split between workers."""
+    scheduler.start_if_enabled(app)
+    if workers > 1:
+        if app.config["CACHE_TYPE"] == "SimpleCache":
+            log.warning("%d workers share no SimpleCache: a viewer may read a stale count for up to "
+                        "STATS_CACHE_SECONDS; set CACHE_TYPE=RedisCache", workers)
+        if str(app.config["RATELIMIT_STORAGE_URI"]).startswith("memory://"):
+            log.warning("%d workers count rate limits apart, so clients get %dx the limit; "
+                        "set RATELIMIT_STORAGE_URI=redis://…", workers, workers)

@@ -26,6 +26,8 @@ RATELIMIT_HEADERS_ENABLED   True                        send X-RateLimit-* and R
 RATELIMIT_SWALLOW_ERRORS    True                        a broken limiter storage lets requests through
 TRACK_RATE_LIMIT            120 per minute              views (POST and pixel together) per client
 STATS_RATE_LIMIT            600 per minute              stats reads (totals and daily) per client
+SQLITE_SYNCHRONOUS          NORMAL                      NORMAL: a commit survives a crash of the
+                                                        process; FULL: also of the machine (slower)
 MAX_CONTENT_LENGTH          16384                       largest request body in bytes; larger is 413
 CORS_ORIGINS                *                           origins whose pages may read the public
                                                         endpoints (space-separated; empty: none)
@@ -63,6 +65,7 @@ DEFAULTS: dict[str, object] = {
     "RATELIMIT_SWALLOW_ERRORS": True,
     "TRACK_RATE_LIMIT": "120 per minute",
     "STATS_RATE_LIMIT": "600 per minute",
+    "SQLITE_SYNCHRONOUS": "NORMAL",
     "MAX_CONTENT_LENGTH": 16 * 1024,
     "CORS_ORIGINS": "*",
     "TRUSTED_PROXIES": 0,
@@ -122,6 +125,9 @@ def _normalise(config) -> None:
             parse_many(str(config[key]))
         except ValueError:
             raise ConfigError(f"{key} {config[key]!r} is not a rate limit like '120 per minute'") from None
+    config["SQLITE_SYNCHRONOUS"] = str(config["SQLITE_SYNCHRONOUS"]).upper()
+    if config["SQLITE_SYNCHRONOUS"] not in ("NORMAL", "FULL"):
+        raise ConfigError(f"SQLITE_SYNCHRONOUS must be NORMAL or FULL, not {config['SQLITE_SYNCHRONOUS']!r}")
     config["LOG_LEVEL"] = str(config["LOG_LEVEL"]).upper()
     if config["LOG_LEVEL"] not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
         raise ConfigError(f"LOG_LEVEL {config['LOG_LEVEL']!r} is not DEBUG, INFO, WARNING, ERROR or CRITICAL")

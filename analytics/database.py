@@ -28,11 +28,11 @@ def init_app(app: Flask) -> None:
     db.init_app(app)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
-            _tune_sqlite(db.engine)
+            _tune_sqlite(db.engine, app.config["SQLITE_SYNCHRONOUS"])
         create_tables()
 
 
-def _tune_sqlite(engine: Engine) -> None:
+def _tune_sqlite(engine: Engine, synchronous: str) -> None:
     """Make SQLite safe for many threads and processes on one file.
 
     WAL lets readers run beside a writer; the busy timeout makes writers
@@ -48,8 +48,8 @@ def _tune_sqlite(engine: Engine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA journal_mode = WAL")
-        # NORMAL in WAL mode keeps every commit through a process crash.
-        cursor.execute("PRAGMA synchronous = NORMAL")
+        # NORMAL keeps every commit through a process crash; FULL through power loss too.
+        cursor.execute(f"PRAGMA synchronous = {synchronous}")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
 

@@ -71,6 +71,7 @@ def test_test_config_ignores_the_environment(instance, monkeypatch):
         ("SCHEDULER_ENABLED", "maybe", "true or false"),
         ("SQLALCHEMY_DATABASE_URI", "mysql://x/y", "SQLite or PostgreSQL"),
         ("LOG_LEVEL", "LOUD", "LOG_LEVEL"),
+        ("SQLITE_SYNCHRONOUS", "OFF", "NORMAL or FULL"),
     ],
 )
 def test_unusable_values_stop_start_up_with_a_clear_message(instance, key, value, words):

@@ -15,6 +15,13 @@ def test_sqlite_runs_in_wal_mode_with_a_busy_timeout_and_foreign_keys(app):
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
         assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+
+
+def test_full_synchronous_can_be_chosen(make_app):
+    app = make_app(SQLITE_SYNCHRONOUS="full")
+    with app.app_context(), db.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
 
 
 def test_a_write_transaction_takes_the_write_lock_at_begin(app, instance):

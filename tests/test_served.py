@@ -1,13 +1,14 @@
 """The real server under concurrent load: every acknowledged view is counted exactly once."""
 
 import socket
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
 import sqlalchemy as sa
 
-from conftest import ADMIN_TOKEN
+from conftest import ADMIN_TOKEN, REDIS_URL
 from served import Server
 
 VIDEOS = ["alpha", "beta", "gamma"]
@@ -28,8 +29,8 @@ def settings(database_url: str) -> dict:
 def serve(tmp_path):
     servers = []
 
-    def start(database_url, **options):
-        server = Server(tmp_path, settings(database_url), **options)
+    def start(database_url, extra=None, **options):
+        server = Server(tmp_path, {**settings(database_url), **(extra or {})}, **options)
         servers.append(server)
         return server
 
@@ -146,3 +147,32 @@ def test_a_small_chunked_body_still_reaches_the_view(serve, tmp_path):
                              timeout=10)
     assert response.status_code == 201, response.text
     assert response.json()["data"]["title"] == "Sent in chunks"
+
+
+def test_each_worker_runs_exactly_one_scheduler(serve, tmp_path):
+    server = serve(f"sqlite:///{tmp_path}/served.db", extra={"SCHEDULER_ENABLED": "true"}, workers=2, threads=2)
+    health = requests.get(f"{server.url}/healthz", timeout=10).json()
+    assert health["scheduler"]["running"] is True
+    assert health["scheduler"]["jobs"]["daily_reset"]["lastRun"]["trigger"] == "catch-up"
+    deadline = time.monotonic() + 30
+    while server.output().count("scheduler started") < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)  # the second worker may still be booting
+    for _ in range(10):  # more requests must not start more schedulers
+        requests.get(f"{server.url}/healthz", timeout=10)
+    assert server.output().count("scheduler started") == 2
+    assert "SimpleCache" in server.output()  # the warning about per-process caches
+
+
+def test_workers_sharing_redis_show_a_viewer_their_own_view(serve, tmp_path, redis_prefix):
+    """Several workers with the cache in Redis: every read after a view includes it."""
+    server = serve(
+        f"sqlite:///{tmp_path}/served.db",
+        extra={"CACHE_TYPE": "RedisCache", "CACHE_REDIS_URL": REDIS_URL, "CACHE_KEY_PREFIX": redis_prefix},
+        workers=3, threads=2,
+    )
+    register(server)
+    for expected in range(1, 31):
+        assert requests.post(f"{server.url}/api/analytics/view/alpha", timeout=10).status_code == 200
+        for _ in range(3):  # new connections land on different workers
+            stats = requests.get(f"{server.url}/api/analytics/stats/alpha", timeout=10).json()["data"]
+            assert stats["viewsTotal"] == expected

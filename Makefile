@@ -20,7 +20,7 @@ $(VENV)/.dev: requirements-dev.txt requirements.txt | $(BIN)/python
 	touch $@ $(VENV)/.runtime
 
 run: $(VENV)/.runtime
-	$(BIN)/gunicorn --bind '$(HOST):$(PORT)' --access-logfile - 'app:create_app()'
+	$(BIN)/gunicorn --bind '$(HOST):$(PORT)' --access-logfile - --control-socket $(VENV)/gunicorn.ctl 'app:create_app()'
 
 test: $(VENV)/.dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -10,8 +10,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     from analytics import (
         api, cli, config, database, errors, health, instance_secrets, logs, request_guards, scheduler,
     )
+    from analytics import extensions
     from analytics.clock import Clock
-    from analytics.extensions import cache, limiter
 
     app = Flask(__name__, instance_relative_config=True, instance_path=config.instance_path())
     config.load(app, test_config)
@@ -21,8 +21,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.extensions["viewtally.clock"] = Clock(app.config["TIMEZONE"])
 
     database.init_app(app)
-    cache.init_app(app)
-    limiter.init_app(app)
+    extensions.init_app(app)
     request_guards.init_app(app)
     errors.init_app(app)
     scheduler.init_app(app)

@@ -29,10 +29,15 @@ def add_video(video_id: str, title: str) -> None:
 
 
 @videos_cli.command("import")
-@click.argument("file", type=click.File("r", encoding="utf-8-sig"))
+@click.argument("file", type=click.File("rb"))
 def import_videos(file) -> None:
     """Add the videos of a CSV file with columns id,title; existing ids are skipped."""
-    lines = file.readlines()
+    data = file.read()
+    try:
+        lines = data.decode("utf-8-sig").splitlines(keepends=True)
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise click.ClickException(f"line {line} is not UTF-8 text; save the file as UTF-8 and import it again")
     with click.progressbar(lines, label="Importing") as progress:
         report = videos.import_csv(progress, current_clock())
     for line, message in report.bad_rows:

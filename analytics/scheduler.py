@@ -10,7 +10,8 @@ harmless.
 
 import logging
 import threading
-from datetime import timezone
+from datetime import datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import schedule
 from flask import Flask
@@ -34,6 +35,7 @@ class ResetScheduler:
         self._schedule = schedule.Scheduler()
         self._stop = threading.Event()
         zone = app.config["TIMEZONE"]
+        self._zone = ZoneInfo(zone)
         self._schedule.every().day.at("00:00", zone).do(self.run_job, "daily_reset", "schedule")
         self._schedule.every().day.at("00:00", zone).do(self._monthly_on_the_first)
         self._thread = threading.Thread(target=self._loop, name="viewtally-scheduler", daemon=True)
@@ -52,11 +54,16 @@ class ResetScheduler:
 
     def next_runs(self) -> dict[str, str | None]:
         """Return when each job runs next, as ISO 8601 UTC."""
-        daily, monthly = self._schedule.jobs
-        return {
-            "daily_reset": _utc_text(daily.next_run),
-            "monthly_reset": _utc_text(monthly.next_run),
-        }
+        daily = self._schedule.jobs[0]
+        if daily.next_run is None:
+            return {"daily_reset": None, "monthly_reset": None}
+        # schedule keeps next_run as naive local time of this machine.
+        midnight = daily.next_run.astimezone(timezone.utc)
+        day = midnight.astimezone(self._zone).date()
+        if day.day != 1:  # the monthly job wakes daily but acts on the 1st only
+            day = (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+        first = datetime.combine(day, time(0), tzinfo=self._zone)
+        return {"daily_reset": iso_utc(midnight), "monthly_reset": iso_utc(first)}
 
     def catch_up(self) -> None:
         """Run both resets now, zeroing whatever a missed midnight left stale."""
@@ -101,11 +108,6 @@ def _summary(error: Exception) -> str:
     cause = getattr(error, "orig", None) or error
     first_line = (str(cause).splitlines() or [""])[0]
     return f"{type(cause).__name__}: {first_line}"[:200]
-
-
-def _utc_text(moment) -> str | None:
-    # schedule keeps next_run as naive local time of this machine.
-    return iso_utc(moment.astimezone(timezone.utc)) if moment else None
 
 
 def init_app(app: Flask) -> None:

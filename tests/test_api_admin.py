@@ -86,6 +86,8 @@ def test_registering_an_existing_id_is_409(app, client, admin):
         ({"id": "ok", "title": "   "}, "invalid_title"),
         ({"id": "ok", "title": "x" * 201}, "invalid_title"),
         ({"id": "ok", "title": ["list"]}, "invalid_title"),
+        ({"id": "ok", "title": "nul\u0000byte"}, "invalid_title"),
+        ({"id": "ok", "title": "two\nlines"}, "invalid_title"),
         (["id", "title"], "invalid_json"),
         ("just a string", "invalid_json"),
     ],

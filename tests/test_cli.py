@@ -100,3 +100,13 @@ def test_commands_have_help(runner):
     result = runner.invoke(args=["videos", "--help"])
     assert "import" in result.output and "Add the videos of a CSV file" in result.output
     assert "Zero every video's views today" in runner.invoke(args=["analytics", "--help"]).output
+
+
+def test_import_of_a_file_that_is_not_utf8_names_the_line_and_imports_nothing(app, runner, tmp_path):
+    csv_file = tmp_path / "latin1.csv"
+    csv_file.write_bytes("id,title\na,Fine\nb,Caf\u00e9\n".encode("latin-1"))
+    result = runner.invoke(args=["videos", "import", str(csv_file)])
+    assert result.exit_code == 1
+    assert "line 3 is not UTF-8" in result.output
+    assert "Traceback" not in result.output
+    assert rows(app, "SELECT count(*) FROM videos") == [(0,)]

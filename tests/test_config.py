@@ -137,3 +137,12 @@ def test_a_zone_the_scheduler_cannot_use_stops_start_up(instance, zone):
     # zoneinfo finds these files in the system's zone folder; pytz, which the scheduler uses, does not.
     with pytest.raises(ConfigError, match="IANA"):
         config.load(bare_app(instance), {"TIMEZONE": zone})
+
+
+@pytest.mark.parametrize(
+    "key, value",
+    [("CACHE_TYPE", "Bogus"), ("RATELIMIT_STORAGE_URI", "bogus://x")],
+)
+def test_a_backend_that_cannot_be_built_is_a_config_error_naming_the_key(instance, key, value):
+    with pytest.raises(ConfigError, match=key):
+        create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{instance}/a.db", key: value})

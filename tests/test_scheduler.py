@@ -3,6 +3,7 @@
 import logging
 import time
 from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
 
 from analytics import scheduler
 from analytics.services import job_runs
@@ -62,7 +63,9 @@ def test_jobs_are_scheduled_for_local_midnight(make_app):
     next_runs = runner.next_runs()
     daily = datetime.fromisoformat(next_runs["daily_reset"])
     assert daily.astimezone(timezone.utc).hour == 15 and daily.minute == 0  # 00:00 in Tokyo
-    assert next_runs["monthly_reset"] == next_runs["daily_reset"]
+    monthly = datetime.fromisoformat(next_runs["monthly_reset"]).astimezone(ZoneInfo("Asia/Tokyo"))
+    assert (monthly.day, monthly.hour, monthly.minute) == (1, 0, 0)
+    assert monthly >= daily and (monthly - daily).days < 31
 
 
 def test_a_failing_job_is_logged_and_stored_and_the_thread_survives(app, caplog):

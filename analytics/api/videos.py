@@ -20,7 +20,8 @@ def create_video():
     except RecursionError:  # absurdly deep nesting is just bad JSON
         body = None
     if not isinstance(body, dict):
-        raise InvalidInput('Send a JSON object like {"id": "intro-1", "title": "Intro"}', code="invalid_json")
+        raise InvalidInput('Send a JSON object like {"id": "intro-1", "title": "Intro"} '
+                           "with the header Content-Type: application/json", code="invalid_json")
     video = videos.create_video(body.get("id"), body.get("title"), current_clock())
     return ok(video_json(video), 201)
 

@@ -51,8 +51,8 @@ def fetch(video_id: str, load: Callable[[], T | None]) -> T | None:
         if entry is not None and None not in tokens and entry[0] == tokens:
             return entry[1]
         tokens = [token or _claim(key, seconds) for token, key in zip(tokens, keys)]
-    except Exception:  # any backend failure: serve from the database
-        log.warning("stats cache unavailable; reading the database", exc_info=True)
+    except Exception as error:  # any backend failure: serve from the database
+        log.warning("stats cache unavailable (%s); reading the database", error)
         return load()
     value = load()
     if value is not None and None not in tokens:
@@ -90,5 +90,5 @@ def _token_seconds(seconds: int | None = None) -> int:
 def _quietly(operation, *args, **kwargs) -> None:
     try:
         operation(*args, **kwargs)
-    except Exception:
-        log.warning("stats cache write failed", exc_info=True)
+    except Exception as error:
+        log.warning("stats cache write failed (%s)", error)

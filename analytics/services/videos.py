@@ -30,12 +30,13 @@ def check_video_id(video_id: object) -> str:
 
 
 def check_title(title: object) -> str:
-    """Return `title` without surrounding blanks if it is 1 to 200 characters.
+    """Return `title` without surrounding blanks if it is 1 to 200 printable characters.
 
     :raises InvalidInput: code invalid_title.
     """
-    if not isinstance(title, str) or not 1 <= len(title.strip()) <= TITLE_MAX:
-        raise InvalidInput(f"Invalid title: a title is 1 to {TITLE_MAX} characters", code="invalid_title")
+    if not isinstance(title, str) or not 1 <= len(title.strip()) <= TITLE_MAX or not title.strip().isprintable():
+        raise InvalidInput(f"Invalid title: a title is 1 to {TITLE_MAX} printable characters on one line",
+                           code="invalid_title")
     return title.strip()
 
 

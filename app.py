@@ -8,9 +8,9 @@ from flask import Flask
 def create_app(test_config: dict | None = None) -> Flask:
     """Build a Viewtally app; `test_config` replaces instance and environment config."""
     from analytics import (
-        api, cli, config, database, errors, health, instance_secrets, logs, request_guards, scheduler,
+        api, cli, config, database, errors, extensions, health, instance_secrets, logs, request_guards,
+        scheduler,
     )
-    from analytics import extensions
     from analytics.clock import Clock
 
     app = Flask(__name__, instance_relative_config=True, instance_path=config.instance_path())

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test clean
+.PHONY: run test clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,14 @@ $(VENV)/.dev: requirements-dev.txt requirements.txt | $(BIN)/python
 run: $(VENV)/.runtime
 	$(BIN)/gunicorn --bind '$(HOST):$(PORT)' --access-logfile - --control-socket $(VENV)/gunicorn.ctl 'app:create_app()'
 
-test: $(VENV)/.dev
+# The browser tests drive Debian's Chromium; install it once if it is missing.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "Installing Debian's chromium for the browser tests…"; \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >/dev/null \
+	  || echo "Could not install chromium; the browser tests will be skipped."; }
+
+test: $(VENV)/.dev browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:

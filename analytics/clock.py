@@ -1,7 +1,7 @@
 """Time, in one place: services ask a clock, so tests can set the hour."""
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Callable
 from zoneinfo import ZoneInfo
 
@@ -40,6 +40,24 @@ class Clock:
     def today(self) -> date:
         """Return the local date now."""
         return self.period().day
+
+    def start_of(self, day: date) -> datetime:
+        """Return the first instant of a local day, in UTC.
+
+        Where a DST change skips midnight, the day begins at the change
+        (zoneinfo reads a missing 00:00 with the offset before it); where
+        midnight happens twice, at the first of them.
+        """
+        return datetime.combine(day, time(0), tzinfo=self.tz).astimezone(timezone.utc)
+
+    def next_day_start(self) -> datetime:
+        """Return when the next local day begins, in UTC."""
+        return self.start_of(self.today() + timedelta(days=1))
+
+    def next_month_start(self) -> datetime:
+        """Return when the next local month begins, in UTC."""
+        month = self.period().month
+        return self.start_of((month + timedelta(days=32)).replace(day=1))
 
 
 class ManualClock(Clock):

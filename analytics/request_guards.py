@@ -1,8 +1,9 @@
 """Checks every request passes before any view: body size and client address."""
 
 import io
+
 from flask import Flask, request
-from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 
@@ -27,10 +28,14 @@ def reject_large_body() -> None:
 
 
 def _read_at_most(stream, size: int) -> bytes:
+    """Read up to `size` bytes; a malformed or cut-off chunked body is the client's error."""
     parts, left = [], size
-    while left > 0 and (part := stream.read(left)):
-        parts.append(part)
-        left -= len(part)
+    try:
+        while left > 0 and (part := stream.read(left)):
+            parts.append(part)
+            left -= len(part)
+    except Exception as error:  # the server's parser names its own errors (bad chunk size, no more data…)
+        raise BadRequest("The chunked request body is malformed or incomplete") from error
     return b"".join(parts)
 
 

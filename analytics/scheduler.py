@@ -6,38 +6,42 @@ commands or tests unless asked. On start it catches up any reset missed
 while the server was down. Every job zeroes only counters stamped with an
 earlier period, so running late, twice, or in several workers at once is
 harmless.
+
+The calendar comes from the app's clock, not from `schedule`'s wall-clock
+``at()``: the thread's one `schedule` job wakes at the next local midnight
+(or within a minute, whichever is sooner) and runs the reset for each
+period that has begun since it last looked. So a midnight that a DST
+change skips, a machine clock that steps, or a suspended host all end in
+exactly one reset per new day and month, never a missed or a repeated one.
 """
 
 import logging
 import threading
-from datetime import datetime, time, timedelta, timezone
-from zoneinfo import ZoneInfo
-
 import schedule
 from flask import Flask
 
-from .clock import current_clock, iso_utc
+from .clock import Clock, Period, iso_utc
 from .services import job_runs
 from .services.resets import reset_daily, reset_monthly
 
 log = logging.getLogger(__name__)
 
 JOBS = {"daily_reset": reset_daily, "monthly_reset": reset_monthly}
+MAX_SLEEP_SECONDS = 60.0
+MIN_SLEEP_SECONDS = 0.05
 _EXTENSION = "viewtally.scheduler"
 _start_lock = threading.Lock()
 
 
 class ResetScheduler:
-    """A private `schedule.Scheduler` and the thread that runs it."""
+    """A private `schedule.Scheduler`, the thread that runs it, and the period it last saw."""
 
     def __init__(self, app: Flask):
         self.app = app
+        self.clock: Clock = app.extensions["viewtally.clock"]
         self._schedule = schedule.Scheduler()
         self._stop = threading.Event()
-        zone = app.config["TIMEZONE"]
-        self._zone = ZoneInfo(zone)
-        self._schedule.every().day.at("00:00", zone).do(self.run_job, "daily_reset", "schedule")
-        self._schedule.every().day.at("00:00", zone).do(self._monthly_on_the_first)
+        self._seen = self.clock.period()
         self._thread = threading.Thread(target=self._loop, name="viewtally-scheduler", daemon=True)
 
     def start(self) -> None:
@@ -52,55 +56,77 @@ class ResetScheduler:
     def running(self) -> bool:
         return self._thread.is_alive()
 
-    def next_runs(self) -> dict[str, str | None]:
+    def next_runs(self) -> dict[str, str]:
         """Return when each job runs next, as ISO 8601 UTC."""
-        daily = self._schedule.jobs[0]
-        if daily.next_run is None:
-            return {"daily_reset": None, "monthly_reset": None}
-        # schedule keeps next_run as naive local time of this machine.
-        midnight = daily.next_run.astimezone(timezone.utc)
-        day = midnight.astimezone(self._zone).date()
-        if day.day != 1:  # the monthly job wakes daily but acts on the 1st only
-            day = (day.replace(day=1) + timedelta(days=32)).replace(day=1)
-        first = datetime.combine(day, time(0), tzinfo=self._zone)
-        return {"daily_reset": iso_utc(midnight), "monthly_reset": iso_utc(first)}
+        return {
+            "daily_reset": iso_utc(self.clock.next_day_start()),
+            "monthly_reset": iso_utc(self.clock.next_month_start()),
+        }
 
     def catch_up(self) -> None:
         """Run both resets now, zeroing whatever a missed midnight left stale."""
+        self._seen = self.clock.period()
         for name in JOBS:
             self.run_job(name, "catch-up")
+
+    def tick(self) -> list[str]:
+        """Run the reset of each period that began since the last look; return their names."""
+        now, seen = self.clock.period(), self._seen
+        due = [name for name, began in (("daily_reset", now.day > seen.day),
+                                        ("monthly_reset", now.month > seen.month)) if began]
+        # Keep the latest period seen, so a clock that steps back never repeats a reset.
+        self._seen = Period(day=max(now.day, seen.day), month=max(now.month, seen.month))
+        for name in due:
+            self.run_job(name, "schedule")
+        return due
 
     def run_job(self, name: str, trigger: str) -> None:
         """Run one reset, log and store its outcome; never raise."""
         with self.app.app_context():
-            clock = current_clock()
             try:
-                count = JOBS[name](clock, stale_only=True)
+                count = JOBS[name](self.clock, stale_only=True)
                 outcome = {"outcome": "ok", "count": count, "error": None}
                 log.info("%s (%s): reset %d videos", name, trigger, count)
             except Exception as error:
                 log.exception("%s (%s) failed", name, trigger)
                 outcome = {"outcome": "error", "count": None, "error": _summary(error)}
             try:
-                job_runs.record(name, {"ran_at": clock.now(), "trigger": trigger, **outcome})
+                job_runs.record(name, {"ran_at": self.clock.now(), "trigger": trigger, **outcome})
             except Exception:
                 log.exception("could not store the outcome of %s", name)
 
-    def _monthly_on_the_first(self) -> None:
-        with self.app.app_context():
-            first = current_clock().today().day == 1
-        if first:
-            self.run_job("monthly_reset", "schedule")
+    def _arm(self) -> None:
+        """Replace the one job with a wake at the next local midnight, or in a minute if sooner."""
+        until_midnight = (self.clock.next_day_start() - self.clock.now()).total_seconds()
+        self._schedule.clear()
+        self._schedule.every(_clamp(until_midnight)).seconds.do(self._wake)
+
+    def _wake(self) -> type[schedule.CancelJob]:
+        try:
+            self.tick()
+        finally:
+            self._arm()
+        return schedule.CancelJob
 
     def _loop(self) -> None:
         self.catch_up()
+        self._arm()
         while not self._stop.is_set():
+            idle = self._schedule.idle_seconds
+            if idle is None or idle > MAX_SLEEP_SECONDS + 1:
+                # `schedule` keeps naive local time: a machine clock set back would stall it.
+                self._arm()
             try:
                 self._schedule.run_pending()
             except Exception:  # run_job never raises; this guards schedule itself
                 log.exception("scheduler loop error")
-            idle = self._schedule.idle_seconds or 60.0
-            self._stop.wait(min(max(idle, 0.05), 60.0))
+                self._arm()
+            self._stop.wait(_clamp(self._schedule.idle_seconds or MAX_SLEEP_SECONDS))
+
+
+def _clamp(seconds: float) -> float:
+    """Bound a sleep: never a busy loop, never blind for more than a minute."""
+    return min(max(seconds, MIN_SLEEP_SECONDS), MAX_SLEEP_SECONDS)
 
 
 def _summary(error: Exception) -> str:

@@ -37,7 +37,11 @@ class Server:
             ],
             cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
         )
-        self._wait_until_up()
+        try:
+            self._wait_until_up()
+        except BaseException:
+            self.stop()
+            raise
 
     def _wait_until_up(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
@@ -53,11 +57,15 @@ class Server:
         raise RuntimeError(f"gunicorn did not come up:\n{self.output()}")
 
     def output(self) -> str:
+        if self.log.closed:
+            return ""
         self.log.flush()
         self.log.seek(0)
         return self.log.read()
 
     def stop(self) -> None:
+        if self.process.poll() is not None and self.log.closed:
+            return
         self.process.terminate()
         try:
             self.process.wait(15)

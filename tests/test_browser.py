@@ -36,11 +36,13 @@ def server(tmp_path):
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/browser.db", "ADMIN_TOKEN": ADMIN_TOKEN,
         "SECRET_KEY": "browser-test", "SCHEDULER_ENABLED": "false",
     }, threads=4)
-    response = requests.post(f"{server.url}/api/videos", json={"id": "trailer", "title": "Trailer"},
-                             headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=10)
-    assert response.status_code == 201
-    yield server
-    server.stop()
+    try:
+        response = requests.post(f"{server.url}/api/videos", json={"id": "trailer", "title": "Trailer"},
+                                 headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=10)
+        assert response.status_code == 201
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture

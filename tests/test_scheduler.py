@@ -2,7 +2,7 @@
 
 import logging
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from analytics import scheduler
@@ -88,16 +88,81 @@ def test_a_failing_job_is_logged_and_stored_and_the_thread_survives(app, caplog)
     assert last_runs(app)["daily_reset"]["outcome"] == "ok"
 
 
-def test_the_monthly_job_only_resets_on_the_first(app, clock):
+def test_a_tick_runs_the_reset_of_each_period_that_began_once(app, clock):
+    add_video(app)
+    client = app.test_client()
+    client.post("/api/analytics/view/intro")
+    runner = scheduler.ResetScheduler(app)  # not started: the test drives its ticks
+    assert runner.tick() == []
+    clock.set(datetime(2026, 3, 15, 0, 0, tzinfo=timezone.utc))  # a new day, same month
+    assert runner.tick() == ["daily_reset"]
+    assert runner.tick() == []
+    assert "monthly_reset" not in last_runs(app)
+    client.post("/api/analytics/view/intro")
+    clock.set(datetime(2026, 4, 1, 0, 0, tzinfo=timezone.utc))
+    assert runner.tick() == ["daily_reset", "monthly_reset"]
+    assert last_runs(app)["monthly_reset"]["count"] == 1
+    clock.set(datetime(2026, 3, 31, 23, 0, tzinfo=timezone.utc))  # the clock steps back an hour
+    assert runner.tick() == []
+    clock.set(datetime(2026, 4, 1, 0, 0, 1, tzinfo=timezone.utc))
+    assert runner.tick() == []  # that midnight was reset already
+    assert rows(app, "SELECT views_today, views_month, views_total FROM videos") == [(0, 0, 2)]
+
+
+# America/Santiago skips midnight: on 2026-09-06, 00:00 -04 becomes 01:00 -03 at 04:00 UTC.
+SANTIAGO_DAY_START = datetime(2026, 9, 6, 4, 0, tzinfo=timezone.utc)
+
+
+def test_a_midnight_that_dst_skips_begins_the_day_at_the_change(make_app):
+    app = make_app(TIMEZONE="America/Santiago")
+    clock = app.extensions["viewtally.clock"]
+    clock.set(datetime(2026, 9, 5, 12, 0, tzinfo=timezone.utc))
+    assert clock.next_day_start() == SANTIAGO_DAY_START
+    assert clock.period(SANTIAGO_DAY_START).day.isoformat() == "2026-09-06"
+    assert clock.period(SANTIAGO_DAY_START - timedelta(microseconds=1)).day.isoformat() == "2026-09-05"
+    clock.set(SANTIAGO_DAY_START)
+    assert clock.next_day_start() == datetime(2026, 9, 7, 3, 0, tzinfo=timezone.utc)  # now at -03
+    # Santiago's DST ends by repeating 23:00: the next day still begins once, at 00:00 -04.
+    clock.set(datetime(2027, 4, 3, 12, 0, tzinfo=timezone.utc))
+    assert clock.next_day_start() == datetime(2027, 4, 4, 4, 0, tzinfo=timezone.utc)
+
+
+def test_the_thread_resets_once_at_a_skipped_midnight_and_never_spins(make_app, caplog):
+    app = make_app(TIMEZONE="America/Santiago")
+    clock = app.extensions["viewtally.clock"]
+    clock.set(SANTIAGO_DAY_START - timedelta(milliseconds=1))
     add_video(app)
     app.test_client().post("/api/analytics/view/intro")
-    runner = scheduler.ResetScheduler(app)
-    clock.set(datetime(2026, 3, 15, 0, 0, tzinfo=timezone.utc))
-    runner._monthly_on_the_first()
-    assert "monthly_reset" not in last_runs(app)
-    clock.set(datetime(2026, 4, 1, 0, 0, tzinfo=timezone.utc))
-    runner._monthly_on_the_first()
-    assert last_runs(app)["monthly_reset"]["count"] == 1
+
+    def scheduled_runs():
+        return [r for r in caplog.records if "(schedule)" in r.getMessage()]
+
+    with caplog.at_level(logging.INFO, logger="analytics.scheduler"):
+        runner = scheduler.start(app)
+        assert wait_for(lambda: len(last_runs(app)) == 2)  # the catch-up
+        next_daily = runner.next_runs()["daily_reset"]
+        assert next_daily == "2026-09-06T04:00:00Z"
+        time.sleep(0.3)  # the thread looks again within its shortest sleep; nothing is due yet
+        assert scheduled_runs() == []
+        clock.set(SANTIAGO_DAY_START)
+        assert wait_for(lambda: len(scheduled_runs()) == 1, timeout=2)
+        time.sleep(0.5)
+        clock.advance(minutes=30)  # still the same day: more looks, no more resets
+        time.sleep(0.3)
+    assert [r.getMessage() for r in scheduled_runs()] == ["daily_reset (schedule): reset 1 videos"]
+    assert last_runs(app)["daily_reset"]["trigger"] == "schedule"
+    assert runner.next_runs()["daily_reset"] == "2026-09-07T03:00:00Z"
+    assert rows(app, "SELECT views_today, views_month, views_total FROM videos") == [(0, 1, 1)]
+    assert runner.running
+
+
+def test_healthz_shows_the_next_runs_across_dst(make_app):
+    app = make_app(TIMEZONE="America/Santiago")
+    app.extensions["viewtally.clock"].set(datetime(2026, 9, 5, 12, 0, tzinfo=timezone.utc))
+    scheduler.start(app)
+    jobs = app.test_client().get("/healthz").get_json()["scheduler"]["jobs"]
+    assert jobs["daily_reset"]["nextRun"] == "2026-09-06T04:00:00Z"
+    assert jobs["monthly_reset"]["nextRun"] == "2026-10-01T03:00:00Z"
 
 
 def test_a_served_app_starts_its_scheduler_with_the_first_request(make_app):

@@ -3,6 +3,7 @@
 import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 
 import pytest
 import requests
@@ -27,16 +28,14 @@ def settings(database_url: str) -> dict:
 
 @pytest.fixture
 def serve(tmp_path):
-    servers = []
+    with ExitStack() as stack:  # stops every server, even when one fails to stop
 
-    def start(database_url, extra=None, **options):
-        server = Server(tmp_path, {**settings(database_url), **(extra or {})}, **options)
-        servers.append(server)
-        return server
+        def start(database_url, extra=None, **options):
+            server = Server(tmp_path, {**settings(database_url), **(extra or {})}, **options)
+            stack.callback(server.stop)
+            return server
 
-    yield start
-    for server in servers:
-        server.stop()
+        yield start
 
 
 def hammer(url: str, clients: int, views_each: int) -> dict[str, int]:
@@ -136,6 +135,36 @@ def test_a_chunked_body_over_the_limit_is_413_without_being_read_by_the_view(ser
     assert stats["viewsTotal"] == 0
 
 
+def raw_chunked_post(server, path: str, body: bytes) -> bytes:
+    """Send a chunked POST written by hand, close our side, and return the whole answer."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as connection:
+        connection.sendall(
+            f"POST {path} HTTP/1.1\r\nHost: localhost\r\n".encode()
+            + b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n" + body
+        )
+        connection.shutdown(socket.SHUT_WR)
+        answer = b""
+        while data := connection.recv(65536):
+            answer += data
+    return answer
+
+
+@pytest.mark.parametrize("body", [
+    pytest.param(b"zz\r\nhello\r\n0\r\n\r\n", id="bad-chunk-size"),
+    pytest.param(b"64\r\nonly ten b", id="cut-off"),
+    pytest.param(b"5\r\nhelloXX0\r\n\r\n", id="missing-terminator"),
+])
+def test_a_malformed_chunked_body_is_400_and_counts_nothing(serve, tmp_path, body):
+    server = serve(f"sqlite:///{tmp_path}/served.db")
+    register(server)
+    answer = raw_chunked_post(server, "/api/analytics/view/alpha", body)
+    assert answer.startswith(b"HTTP/1.1 400"), answer[:200]
+    assert b'"code":"bad_request"' in answer.replace(b" ", b"")
+    stats = requests.get(f"{server.url}/api/analytics/stats/alpha", timeout=10).json()["data"]
+    assert stats["viewsTotal"] == 0
+    assert "Traceback" not in server.output()
+
+
 def test_a_small_chunked_body_still_reaches_the_view(serve, tmp_path):
     server = serve(f"sqlite:///{tmp_path}/served.db")
 
@@ -151,10 +180,13 @@ def test_a_small_chunked_body_still_reaches_the_view(serve, tmp_path):
 
 def test_each_worker_runs_exactly_one_scheduler(serve, tmp_path):
     server = serve(f"sqlite:///{tmp_path}/served.db", extra={"SCHEDULER_ENABLED": "true"}, workers=2, threads=2)
+    deadline = time.monotonic() + 30
     health = requests.get(f"{server.url}/healthz", timeout=10).json()
+    while health["scheduler"]["jobs"]["daily_reset"]["lastRun"] is None and time.monotonic() < deadline:
+        time.sleep(0.1)  # the catch-up runs in the scheduler's thread, just after it starts
+        health = requests.get(f"{server.url}/healthz", timeout=10).json()
     assert health["scheduler"]["running"] is True
     assert health["scheduler"]["jobs"]["daily_reset"]["lastRun"]["trigger"] == "catch-up"
-    deadline = time.monotonic() + 30
     while server.output().count("scheduler started") < 2 and time.monotonic() < deadline:
         time.sleep(0.1)  # the second worker may still be booting
     for _ in range(10):  # more requests must not start more schedulers

@@ -30,6 +30,9 @@ def init_app(app: Flask) -> None:
         if db.engine.dialect.name == "sqlite":
             _tune_sqlite(db.engine, app.config["SQLITE_SYNCHRONOUS"])
         create_tables()
+        # Start with an empty pool: a server that forks after building the
+        # app (gunicorn --preload) must not hand one connection to two workers.
+        db.engine.dispose()
 
 
 def _tune_sqlite(engine: Engine, synchronous: str) -> None:

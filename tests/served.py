@@ -21,7 +21,7 @@ def free_port() -> int:
 class Server:
     """gunicorn in a subprocess, configured only by the settings given (FLASK_* env)."""
 
-    def __init__(self, folder: Path, settings: dict, workers: int = 1, threads: int = 8):
+    def __init__(self, folder: Path, settings: dict, workers: int = 1, threads: int = 8, args: tuple = ()):
         self.folder = folder
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -33,7 +33,7 @@ class Server:
             [
                 sys.executable, "-m", "gunicorn", "app:create_app()",
                 "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers), "--threads", str(threads),
-                "--control-socket", str(folder / "gunicorn.ctl"), "--graceful-timeout", "5",
+                "--control-socket", str(folder / "gunicorn.ctl"), "--graceful-timeout", "5", *args,
             ],
             cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
         )

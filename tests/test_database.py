@@ -47,3 +47,10 @@ def test_a_log_row_for_a_missing_video_is_refused(app):
     with app.app_context(), pytest.raises(sa.exc.IntegrityError):
         with write_transaction() as connection:
             connection.execute(sa.text("INSERT INTO video_view_logs (video_id, viewed_at) VALUES ('ghost', '2026-01-01')"))
+
+
+def test_a_new_app_holds_no_open_connection(backend_url, make_app):
+    """Creating tables opens connections; none may survive into workers forked afterwards."""
+    app = make_app(SQLALCHEMY_DATABASE_URI=backend_url)
+    with app.app_context():
+        assert db.engine.pool.checkedin() == 0

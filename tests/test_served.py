@@ -208,3 +208,34 @@ def test_workers_sharing_redis_show_a_viewer_their_own_view(serve, tmp_path, red
         for _ in range(3):  # new connections land on different workers
             stats = requests.get(f"{server.url}/api/analytics/stats/alpha", timeout=10).json()["data"]
             assert stats["viewsTotal"] == expected
+
+
+def test_workers_sharing_redis_share_one_rate_limit(serve, tmp_path, redis_prefix):
+    """Two workers, limits in Redis: the limit holds for the server, not for each worker."""
+    server = serve(
+        f"sqlite:///{tmp_path}/served.db",
+        extra={"RATELIMIT_ENABLED": "true", "RATELIMIT_STORAGE_URI": REDIS_URL,
+               "RATELIMIT_KEY_PREFIX": redis_prefix.rstrip(":"), "TRACK_RATE_LIMIT": "20 per minute"},
+        # One thread: sync workers, each busy with one connection at a time.
+        workers=2, threads=1, args=("--access-logfile", "-", "--access-logformat", "access %(p)s %(s)s %(U)s"),
+    )
+    register(server)
+    path = "/api/analytics/view/alpha"
+
+    def view():
+        return requests.post(f"{server.url}{path}", headers={"Connection": "close"}, timeout=10).status_code
+
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as held:
+        # Half a request keeps one worker waiting, so the next views all reach the other.
+        held.sendall(f"POST {path} HTTP/1.1\r\nHost: localhost\r\n".encode())
+        time.sleep(0.3)
+        statuses = [view() for _ in range(10)]
+        held.sendall(b"Content-Length: 0\r\nConnection: close\r\n\r\n")
+        assert held.recv(65536).startswith(b"HTTP/1.1 200")
+    statuses += [view() for _ in range(20)]
+    assert statuses == [200] * 19 + [429] * 11
+    answered = [line.split() for line in server.output().splitlines() if line.startswith("access ")]
+    pids = {pid for _, pid, status, url in answered if url == path and status == "200"}
+    assert len(pids) == 2, "both workers counted views under the one limit"
+    stats = requests.get(f"{server.url}/api/analytics/stats/alpha", timeout=10).json()["data"]
+    assert stats["viewsTotal"] == 20

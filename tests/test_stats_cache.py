@@ -4,8 +4,12 @@ import random
 
 import pytest
 
+from analytics.extensions import cache
 from analytics.services import stats_cache, views
-from conftest import REDIS_URL, add_video, run_sql
+from analytics.services.resets import reset_daily
+from conftest import ADMIN_TOKEN, REDIS_URL, add_video, run_sql
+
+ADMIN_HEADERS = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
 @pytest.fixture(params=["SimpleCache", "RedisCache"])
@@ -108,3 +112,58 @@ def test_rate_limits_in_redis_are_shared_between_processes(make_app, redis_prefi
         server = redis.Redis.from_url(REDIS_URL)
         for key in server.scan_iter(match=f"*{address}*"):
             server.delete(key)
+
+
+def test_a_cache_that_refuses_writes_never_hides_a_viewers_own_view(make_app, redis_prefix, caplog):
+    """Redis that still serves reads but refuses writes (full, read-only): the view shows at once."""
+    import redis
+
+    server = redis.Redis.from_url(REDIS_URL)
+    user = f"{redis_prefix.rstrip(':')}-user"
+    server.acl_setuser(user, enabled=True, nopass=True, keys=[f"{redis_prefix}*"], categories=["+@all"])
+    try:
+        url = REDIS_URL.replace("redis://", f"redis://{user}:any@")
+        app = make_app(CACHE_TYPE="RedisCache", CACHE_REDIS_URL=url, CACHE_KEY_PREFIX=redis_prefix)
+        add_video(app)
+        client = app.test_client()
+        assert client.get("/api/analytics/stats/intro").json["data"]["viewsTotal"] == 0
+        assert server.exists(f"{redis_prefix}stats:intro"), "the entry is cached"
+        server.acl_setuser(user, enabled=True, categories=["-@write"])  # reads still pass
+        for expected in (1, 2):
+            assert client.post("/api/analytics/view/intro").status_code == 200
+            assert client.get("/api/analytics/stats/intro").json["data"]["viewsTotal"] == expected
+        assert server.exists(f"{redis_prefix}stats:intro"), "the stale entry is still in Redis"
+        assert sum("stats cache bypassed" in r.getMessage() for r in caplog.records) == 1
+    finally:
+        server.acl_deluser(user)
+
+
+def test_no_cache_lifetime_means_no_cache_traffic(make_app, redis_prefix):
+    import redis
+
+    app = make_app(CACHE_TYPE="RedisCache", CACHE_REDIS_URL=REDIS_URL, CACHE_KEY_PREFIX=redis_prefix,
+                   STATS_CACHE_SECONDS=0)
+    add_video(app)
+    client = app.test_client()
+    client.post("/api/analytics/view/intro")
+    assert client.get("/api/analytics/stats/intro").json["data"]["viewsTotal"] == 1
+    assert client.post("/api/analytics/reset/daily", headers=ADMIN_HEADERS).status_code == 200
+    assert list(redis.Redis.from_url(REDIS_URL).scan_iter(match=f"{redis_prefix}*")) == []
+
+
+def test_a_scheduled_reset_keeps_the_cache_and_the_numbers_stay_true(app, clock):
+    add_video(app)
+    client = app.test_client()
+    client.post("/api/analytics/view/intro")
+    assert client.get("/api/analytics/stats/intro").json["data"]["viewsToday"] == 1
+    with app.app_context():
+        resets_token = cache.get("stats-resets")
+    clock.advance(days=1)
+    with app.app_context():
+        assert reset_daily(clock, stale_only=True) == 1
+        assert cache.get("stats-resets") == resets_token  # nothing to forget: stale counters read 0 already
+    data = client.get("/api/analytics/stats/intro").json["data"]
+    assert (data["viewsToday"], data["viewsTotal"]) == (0, 1)
+    with app.app_context():
+        reset_daily(clock)  # a manual reset forgets every entry
+        assert cache.get("stats-resets") != resets_token

@@ -38,5 +38,8 @@ def _reset(statement, condition) -> int:
         statement = statement.where(condition)
     with write_transaction() as connection:
         count = connection.execute(statement).rowcount
-    stats_cache.forget_all()
+    if condition is None:
+        # A stale-only reset changes no number anyone reads: stale counters
+        # read as 0 already, so cached entries stay true and stay cached.
+        stats_cache.forget_all()
     return count

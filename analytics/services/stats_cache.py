@@ -11,11 +11,15 @@ an evicted or expired token only costs a cache miss.
 
 The entry holds raw counters with their period stamps; the caller turns
 them into today's numbers with the clock, so midnight needs no purge.
-A broken cache backend is logged and bypassed, never an error.
+A broken cache backend is logged and bypassed, never an error. A backend
+that serves reads but refuses a new token (full, read-only) would go on
+serving the old entry, so then this process reads the database for one
+cache lifetime, until every entry it could serve has expired.
 """
 
 import logging
 import secrets
+import time
 from typing import Callable, TypeVar
 
 from flask import current_app
@@ -26,6 +30,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _RESETS_KEY = "stats-resets"
+_BYPASS_UNTIL = "viewtally.stats_cache_bypass_until"  # in app.extensions: a time.monotonic() deadline
 
 
 def _entry_key(video_id: str) -> str:
@@ -43,7 +48,7 @@ def _seconds() -> int:
 def fetch(video_id: str, load: Callable[[], T | None]) -> T | None:
     """Return the cached value for `video_id`, or `load()` it and cache it."""
     seconds = _seconds()
-    if not seconds:
+    if not seconds or _bypassed():
         return load()
     keys = (_token_key(video_id), _RESETS_KEY)
     try:
@@ -62,12 +67,37 @@ def fetch(video_id: str, load: Callable[[], T | None]) -> T | None:
 
 def forget(video_id: str) -> None:
     """Make every cached entry of `video_id` stale (after a tracked view)."""
-    _quietly(cache.set, _token_key(video_id), _new_token(), timeout=_token_seconds())
+    if _seconds() and not _replace_token(_token_key(video_id)):
+        _quietly(cache.delete, _entry_key(video_id))  # racy, but better than the old entry
+        _bypass()
 
 
 def forget_all() -> None:
     """Make every cached entry stale (after a reset)."""
-    _quietly(cache.set, _RESETS_KEY, _new_token(), timeout=_token_seconds())
+    if _seconds() and not _replace_token(_RESETS_KEY):
+        _bypass()
+
+
+def _replace_token(key: str) -> bool:
+    try:
+        if cache.set(key, _new_token(), timeout=_token_seconds()):
+            return True
+        log.warning("stats cache refused a write")
+    except Exception as error:
+        log.warning("stats cache write failed (%s)", error)
+    return False
+
+
+def _bypassed() -> bool:
+    until = current_app.extensions.get(_BYPASS_UNTIL)
+    return until is not None and time.monotonic() < until
+
+
+def _bypass() -> None:
+    """Read the database, not the cache, until every entry cached before now has expired."""
+    if not _bypassed():
+        log.warning("stats cache bypassed for %d s: entries it holds may be stale", _seconds())
+    current_app.extensions[_BYPASS_UNTIL] = time.monotonic() + _seconds()
 
 
 def _claim(key: str, seconds: int) -> str | None:

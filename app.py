@@ -15,7 +15,8 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app = Flask(__name__, instance_relative_config=True, instance_path=config.instance_path())
     config.load(app, test_config)
-    os.makedirs(app.instance_path, exist_ok=True)
+    # The database and the generated secrets live here: for this user's eyes only.
+    os.makedirs(app.instance_path, mode=0o700, exist_ok=True)
     logs.init_app(app)
     instance_secrets.init_app(app)
     app.extensions["viewtally.clock"] = Clock(app.config["TIMEZONE"])

@@ -44,6 +44,7 @@ generated secrets and ``config.py``.
 import os
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import click
 import pytz
 from flask import Flask
 from limits import parse_many
@@ -79,8 +80,12 @@ _TEXTS = ("SECRET_KEY", "ADMIN_TOKEN")
 _SUPPORTED_DATABASES = ("sqlite", "postgresql")
 
 
-class ConfigError(ValueError):
-    """A configuration value that the service cannot run with."""
+class ConfigError(click.ClickException, ValueError):
+    """A configuration value that the service cannot run with.
+
+    A ClickException, so a ``flask`` command stops with this one line
+    instead of a traceback.
+    """
 
 
 def instance_path() -> str | None:
@@ -151,7 +156,7 @@ def _as_count(key: str, value: object) -> int:
     try:
         number = int(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        raise ConfigError(f"{key} must be a whole number, not {value!r}") from None
+        raise ConfigError(f"{key} must be a whole number, 0 or more, not {value!r}") from None
     if number < 0 or isinstance(value, bool):
-        raise ConfigError(f"{key} must be a whole number, not {value!r}")
+        raise ConfigError(f"{key} must be a whole number, 0 or more, not {value!r}")
     return number

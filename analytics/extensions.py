@@ -26,7 +26,10 @@ def init_app(app: Flask) -> None:
 
     try:
         cache.init_app(app)
-    except (ImportError, AttributeError, ValueError) as error:
+    except ImportError:
+        raise ConfigError(f"CACHE_TYPE {app.config['CACHE_TYPE']!r} names no cache backend "
+                          "(SimpleCache, RedisCache, NullCache, or an import path)") from None
+    except (AttributeError, ValueError) as error:
         raise ConfigError(f"CACHE_TYPE {app.config['CACHE_TYPE']!r} is not usable: {error}") from None
     try:
         limiter.init_app(app)

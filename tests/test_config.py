@@ -4,6 +4,9 @@ import logging
 import multiprocessing
 import os
 import stat
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -11,6 +14,8 @@ from flask import Flask
 from analytics import config
 from analytics.config import ConfigError
 from app import create_app
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def bare_app(instance) -> Flask:
@@ -77,6 +82,24 @@ def test_test_config_ignores_the_environment(instance, monkeypatch):
 def test_unusable_values_stop_start_up_with_a_clear_message(instance, key, value, words):
     with pytest.raises(ConfigError, match=words):
         config.load(bare_app(instance), {key: value})
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("CACHE_TYPE", "Nope", "Error: CACHE_TYPE 'Nope' names no cache backend"),
+    ("STATS_CACHE_SECONDS", "-5", "Error: STATS_CACHE_SECONDS must be a whole number, 0 or more, not -5"),
+])
+def test_a_flask_command_with_a_bad_setting_says_so_in_one_line(instance, key, value, message):
+    env = {**os.environ, f"FLASK_{key}": value}
+    done = subprocess.run([sys.executable, "-m", "flask", "--app", "app", "videos", "list"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1].startswith(message)
+    assert "Traceback" not in done.stderr
+
+
+def test_a_new_instance_folder_is_private(instance):
+    create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{instance}/a.db"})
+    assert stat.S_IMODE(instance.stat().st_mode) == 0o700
 
 
 def test_secrets_are_generated_once_into_instance_with_mode_0600(instance, caplog):

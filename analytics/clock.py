@@ -20,6 +20,14 @@ class Period:
     day: date
     month: date
 
+    @property
+    def next_day(self) -> date:
+        return self.day + timedelta(days=1)
+
+    @property
+    def next_month(self) -> date:
+        return (self.month + timedelta(days=32)).replace(day=1)
+
 
 class Clock:
     """Tell the time and the local period in the configured time zone."""
@@ -52,12 +60,16 @@ class Clock:
 
     def next_day_start(self) -> datetime:
         """Return when the next local day begins, in UTC."""
-        return self.start_of(self.today() + timedelta(days=1))
+        now = self.now()
+        tomorrow = self.period(now).next_day
+        start = self.start_of(tomorrow)
+        if start <= now:  # a DST change set the clock back across midnight: 00:00 comes again
+            start = datetime.combine(tomorrow, time(0, fold=1), tzinfo=self.tz).astimezone(timezone.utc)
+        return start
 
     def next_month_start(self) -> datetime:
         """Return when the next local month begins, in UTC."""
-        month = self.period().month
-        return self.start_of((month + timedelta(days=32)).replace(day=1))
+        return self.start_of(self.period().next_month)
 
 
 class ManualClock(Clock):

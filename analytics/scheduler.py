@@ -3,24 +3,26 @@
 The thread starts after the server forks (gunicorn's post_worker_init hook,
 or the first request under ``flask run``), never at import, never in CLI
 commands or tests unless asked. On start it catches up any reset missed
-while the server was down. Every job zeroes only counters stamped with an
-earlier period, so running late, twice, or in several workers at once is
+while the server was down. Every job zeroes only counters stamped with
+another period, so running late, twice, or in several workers at once is
 harmless.
 
 The calendar comes from the app's clock, not from `schedule`'s wall-clock
 ``at()``: the thread's one `schedule` job wakes at the next local midnight
-(or within a minute, whichever is sooner) and runs the reset for each
-period that has begun since it last looked. So a midnight that a DST
-change skips, a machine clock that steps, or a suspended host all end in
-exactly one reset per new day and month, never a missed or a repeated one.
+(or within a minute, whichever is sooner) and runs the reset of each
+period it has not yet reset. So a midnight that a DST change skips, a
+machine clock that steps, or a suspended host never cause a missed reset,
+and a failed one is tried again at the next wake.
 """
 
 import logging
 import threading
+from datetime import date
+
 import schedule
 from flask import Flask
 
-from .clock import Clock, Period, iso_utc
+from .clock import Clock, iso_utc
 from .services import job_runs
 from .services.resets import reset_daily, reset_monthly
 
@@ -34,14 +36,14 @@ _start_lock = threading.Lock()
 
 
 class ResetScheduler:
-    """A private `schedule.Scheduler`, the thread that runs it, and the period it last saw."""
+    """A private `schedule.Scheduler`, the thread that runs it, and the periods reset so far."""
 
     def __init__(self, app: Flask):
         self.app = app
         self.clock: Clock = app.extensions["viewtally.clock"]
         self._schedule = schedule.Scheduler()
         self._stop = threading.Event()
-        self._seen = self.clock.period()
+        self._done: dict[str, date] = {}  # the period each job last ran for, successfully
         self._thread = threading.Thread(target=self._loop, name="viewtally-scheduler", daemon=True)
 
     def start(self) -> None:
@@ -63,25 +65,28 @@ class ResetScheduler:
             "monthly_reset": iso_utc(self.clock.next_month_start()),
         }
 
-    def catch_up(self) -> None:
+    def catch_up(self) -> list[str]:
         """Run both resets now, zeroing whatever a missed midnight left stale."""
-        self._seen = self.clock.period()
-        for name in JOBS:
-            self.run_job(name, "catch-up")
+        self._done.clear()
+        return self.tick("catch-up")
 
-    def tick(self) -> list[str]:
-        """Run the reset of each period that began since the last look; return their names."""
-        now, seen = self.clock.period(), self._seen
-        due = [name for name, began in (("daily_reset", now.day > seen.day),
-                                        ("monthly_reset", now.month > seen.month)) if began]
-        # Keep the latest period seen, so a clock that steps back never repeats a reset.
-        self._seen = Period(day=max(now.day, seen.day), month=max(now.month, seen.month))
+    def tick(self, trigger: str = "schedule") -> list[str]:
+        """Run each reset whose period is not the one it last ran for; return their names.
+
+        Only a run that succeeds is remembered, so a failed one is tried again
+        at the next wake. A clock that steps back runs a reset again, which
+        is harmless: resets only zero counters of another period.
+        """
+        period = self.clock.period()
+        current = {"daily_reset": period.day, "monthly_reset": period.month}
+        due = [name for name in JOBS if self._done.get(name) != current[name]]
         for name in due:
-            self.run_job(name, "schedule")
+            if self.run_job(name, trigger):
+                self._done[name] = current[name]
         return due
 
-    def run_job(self, name: str, trigger: str) -> None:
-        """Run one reset, log and store its outcome; never raise."""
+    def run_job(self, name: str, trigger: str) -> bool:
+        """Run one reset, log and store its outcome; never raise. Return whether it succeeded."""
         with self.app.app_context():
             try:
                 count = JOBS[name](self.clock, stale_only=True)
@@ -94,6 +99,7 @@ class ResetScheduler:
                 job_runs.record(name, {"ran_at": self.clock.now(), "trigger": trigger, **outcome})
             except Exception:
                 log.exception("could not store the outcome of %s", name)
+        return outcome["outcome"] == "ok"
 
     def _arm(self) -> None:
         """Replace the one job with a wake at the next local midnight, or in a minute if sooner."""
@@ -108,20 +114,25 @@ class ResetScheduler:
             self._arm()
         return schedule.CancelJob
 
+    def step(self) -> float:
+        """Run the job if it is due; return how long the thread may sleep."""
+        idle = self._schedule.idle_seconds
+        if idle is None or idle > MAX_SLEEP_SECONDS + 1:
+            # `schedule` keeps naive local time: a machine clock set back would stall it.
+            self._arm()
+        self._schedule.run_pending()
+        idle = self._schedule.idle_seconds
+        return _clamp(MAX_SLEEP_SECONDS if idle is None else idle)
+
     def _loop(self) -> None:
         self.catch_up()
-        self._arm()
         while not self._stop.is_set():
-            idle = self._schedule.idle_seconds
-            if idle is None or idle > MAX_SLEEP_SECONDS + 1:
-                # `schedule` keeps naive local time: a machine clock set back would stall it.
-                self._arm()
             try:
-                self._schedule.run_pending()
-            except Exception:  # run_job never raises; this guards schedule itself
+                sleep = self.step()
+            except Exception:  # run_job never raises; this guards the clock and `schedule`
                 log.exception("scheduler loop error")
-                self._arm()
-            self._stop.wait(_clamp(self._schedule.idle_seconds or MAX_SLEEP_SECONDS))
+                sleep = MAX_SLEEP_SECONDS
+            self._stop.wait(sleep)
 
 
 def _clamp(seconds: float) -> float:

@@ -88,25 +88,63 @@ def test_a_failing_job_is_logged_and_stored_and_the_thread_survives(app, caplog)
     assert last_runs(app)["daily_reset"]["outcome"] == "ok"
 
 
-def test_a_tick_runs_the_reset_of_each_period_that_began_once(app, clock):
+def test_a_tick_runs_the_reset_of_each_new_period_once(app, clock):
     add_video(app)
     client = app.test_client()
     client.post("/api/analytics/view/intro")
     runner = scheduler.ResetScheduler(app)  # not started: the test drives its ticks
+    assert runner.catch_up() == ["daily_reset", "monthly_reset"]
     assert runner.tick() == []
     clock.set(datetime(2026, 3, 15, 0, 0, tzinfo=timezone.utc))  # a new day, same month
     assert runner.tick() == ["daily_reset"]
     assert runner.tick() == []
-    assert "monthly_reset" not in last_runs(app)
+    assert last_runs(app)["monthly_reset"]["trigger"] == "catch-up"
     client.post("/api/analytics/view/intro")
     clock.set(datetime(2026, 4, 1, 0, 0, tzinfo=timezone.utc))
     assert runner.tick() == ["daily_reset", "monthly_reset"]
     assert last_runs(app)["monthly_reset"]["count"] == 1
-    clock.set(datetime(2026, 3, 31, 23, 0, tzinfo=timezone.utc))  # the clock steps back an hour
-    assert runner.tick() == []
-    clock.set(datetime(2026, 4, 1, 0, 0, 1, tzinfo=timezone.utc))
-    assert runner.tick() == []  # that midnight was reset already
     assert rows(app, "SELECT views_today, views_month, views_total FROM videos") == [(0, 0, 2)]
+
+
+def test_a_clock_stepping_back_over_midnight_changes_no_count(app, clock):
+    add_video(app)
+    client = app.test_client()
+    clock.set(datetime(2026, 4, 1, 0, 0, 1, tzinfo=timezone.utc))
+    runner = scheduler.ResetScheduler(app)
+    runner.catch_up()
+    client.post("/api/analytics/view/intro")
+    clock.set(datetime(2026, 3, 31, 23, 59, 58, tzinfo=timezone.utc))  # set back two seconds
+    runner.tick()
+    clock.set(datetime(2026, 4, 1, 0, 0, 2, tzinfo=timezone.utc))
+    runner.tick()
+    assert rows(app, "SELECT views_today, views_month, views_total FROM videos") == [(1, 1, 1)]
+    assert (last_runs(app)["daily_reset"]["count"], last_runs(app)["monthly_reset"]["count"]) == (0, 0)
+
+
+def test_a_failed_reset_is_tried_again_at_the_next_wake(app, clock):
+    add_video(app)
+    app.test_client().post("/api/analytics/view/intro")
+    runner = scheduler.ResetScheduler(app)
+    runner.catch_up()
+    clock.set(datetime(2026, 3, 15, 0, 0, tzinfo=timezone.utc))
+    run_sql(app, "ALTER TABLE videos RENAME TO videos_away")  # the reset cannot reach its table
+    assert runner.tick() == ["daily_reset"]
+    assert last_runs(app)["daily_reset"]["outcome"] == "error"
+    run_sql(app, "ALTER TABLE videos_away RENAME TO videos")
+    clock.advance(minutes=1)
+    assert runner.tick() == ["daily_reset"]
+    assert (last_runs(app)["daily_reset"]["outcome"], last_runs(app)["daily_reset"]["count"]) == ("ok", 1)
+    assert runner.tick() == []
+
+
+def test_a_machine_clock_set_back_never_stalls_the_thread(app):
+    """`schedule` keeps naive machine time: a job it sees hours away is re-armed within a minute."""
+    runner = scheduler.ResetScheduler(app)
+    assert runner.step() <= scheduler.MAX_SLEEP_SECONDS
+    for job in runner._schedule.jobs:
+        job.next_run += timedelta(hours=2)  # what the machine clock going back two hours looks like
+    runner.step()
+    assert runner._schedule.idle_seconds <= scheduler.MAX_SLEEP_SECONDS
 
 
 # America/Santiago skips midnight: on 2026-09-06, 00:00 -04 becomes 01:00 -03 at 04:00 UTC.
@@ -127,18 +165,30 @@ def test_a_midnight_that_dst_skips_begins_the_day_at_the_change(make_app):
     assert clock.next_day_start() == datetime(2027, 4, 4, 4, 0, tzinfo=timezone.utc)
 
 
+def test_a_midnight_that_comes_twice_is_next_awaited_at_its_second_coming(make_app):
+    """St. John's, 2010-11-07: at 00:01 NDT clocks went back to 23:01 NST on the 6th."""
+    app = make_app(TIMEZONE="America/St_Johns")
+    clock = app.extensions["viewtally.clock"]
+    clock.set(datetime(2010, 11, 7, 2, 40, tzinfo=timezone.utc))  # 23:10 NST, the 6th again
+    assert clock.today().isoformat() == "2010-11-06"
+    assert clock.next_day_start() == datetime(2010, 11, 7, 3, 30, tzinfo=timezone.utc)  # 00:00 NST
+
+
 def test_the_thread_resets_once_at_a_skipped_midnight_and_never_spins(make_app, caplog):
     app = make_app(TIMEZONE="America/Santiago")
     clock = app.extensions["viewtally.clock"]
     clock.set(SANTIAGO_DAY_START - timedelta(milliseconds=1))
     add_video(app)
     app.test_client().post("/api/analytics/view/intro")
+    runner = app.extensions["viewtally.scheduler"] = scheduler.ResetScheduler(app)
+    wakes, wake = [], runner._wake
+    runner._wake = lambda: wakes.append(time.monotonic()) or wake()
 
     def scheduled_runs():
         return [r for r in caplog.records if "(schedule)" in r.getMessage()]
 
     with caplog.at_level(logging.INFO, logger="analytics.scheduler"):
-        runner = scheduler.start(app)
+        runner.start()
         assert wait_for(lambda: len(last_runs(app)) == 2)  # the catch-up
         next_daily = runner.next_runs()["daily_reset"]
         assert next_daily == "2026-09-06T04:00:00Z"
@@ -149,6 +199,8 @@ def test_the_thread_resets_once_at_a_skipped_midnight_and_never_spins(make_app, 
         time.sleep(0.5)
         clock.advance(minutes=30)  # still the same day: more looks, no more resets
         time.sleep(0.3)
+    looking = wakes[-1] - wakes[0]  # the thread looked every 50 ms before midnight, then slept
+    assert len(wakes) <= 20 * looking + 3  # never more than 20 looks a second
     assert [r.getMessage() for r in scheduled_runs()] == ["daily_reset (schedule): reset 1 videos"]
     assert last_runs(app)["daily_reset"]["trigger"] == "schedule"
     assert runner.next_runs()["daily_reset"] == "2026-09-07T03:00:00Z"

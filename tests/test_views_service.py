@@ -101,6 +101,37 @@ def test_a_late_view_from_before_midnight_does_not_restart_today(app, clock):
     assert series == [(date(2026, 3, 14), 1), (date(2026, 3, 15), 2)]
 
 
+def test_a_clock_that_ran_ahead_and_was_set_right_never_freezes_the_counters(app, clock):
+    """Views and a catch-up while the clock is 40 days fast, then the clock is corrected."""
+    add_video(app, "viewed")
+    add_video(app, "reset")
+    right = clock.now()
+    clock.advance(days=40)
+    track(app, "viewed")
+    with app.app_context():
+        resets.reset_daily(clock, stale_only=True)
+        resets.reset_monthly(clock, stale_only=True)
+    clock.set(right)
+    assert (stats(app, "viewed").views_today, stats(app, "viewed").views_month) == (0, 0)
+    for video in ("viewed", "reset"):
+        counts = [track(app, video) for _ in range(3)][-1]
+        assert (counts.views_today, counts.views_month) == (3, 3)
+        assert (stats(app, video).views_today, stats(app, video).views_month) == (3, 3)
+    assert rows(app, "SELECT views_total FROM videos ORDER BY id") == [(3,), (4,)]
+
+
+def test_a_scheduled_reset_zeroes_a_counter_stamped_in_a_wrong_future(app, clock):
+    add_video(app)
+    right = clock.now()
+    clock.advance(days=40)
+    track(app)
+    clock.set(right)
+    with app.app_context():
+        assert resets.reset_daily(clock, stale_only=True) == 1
+        assert resets.reset_monthly(clock, stale_only=True) == 1
+    assert rows(app, "SELECT views_today, views_month, views_total FROM videos") == [(0, 0, 1)]
+
+
 def test_counters_after_a_reset_and_a_missed_reset_agree(app, clock):
     add_video(app, "a")
     add_video(app, "b")

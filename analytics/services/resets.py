@@ -6,30 +6,32 @@ from ..clock import Clock
 from ..database import write_transaction
 from ..models import Video
 from . import stats_cache
+from .views import Stamps
 
 
 def reset_daily(clock: Clock, *, stale_only: bool = False) -> int:
     """Zero today's counters and return how many videos were reset.
 
-    With `stale_only`, only counters stamped with an earlier day are zeroed,
-    so a view already counted today survives a late or repeated run.
+    With `stale_only`, only counters stamped with another day (an earlier
+    one, or a wrong clock's future) are zeroed, so a view already counted
+    today survives a late or repeated run.
     """
-    today = clock.today()
+    period = clock.period()
     return _reset(
-        sa.update(Video).values(views_today=0, period_day=today),
-        Video.period_day < today if stale_only else None,
+        sa.update(Video).values(views_today=0, period_day=period.day),
+        sa.not_(Stamps(period).day) if stale_only else None,
     )
 
 
 def reset_monthly(clock: Clock, *, stale_only: bool = False) -> int:
     """Zero this month's counters and return how many videos were reset.
 
-    With `stale_only`, only counters stamped with an earlier month are zeroed.
+    With `stale_only`, only counters stamped with another month are zeroed.
     """
-    month = clock.period().month
+    period = clock.period()
     return _reset(
-        sa.update(Video).values(views_month=0, period_month=month),
-        Video.period_month < month if stale_only else None,
+        sa.update(Video).values(views_month=0, period_month=period.month),
+        sa.not_(Stamps(period).month) if stale_only else None,
     )
 
 

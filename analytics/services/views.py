@@ -34,39 +34,54 @@ class CounterRow:
     period_month: date
 
     def counts(self, period: Period) -> Counts:
-        """Return the counts as of `period`: a counter of an earlier period is 0.
+        """Return the counts as of `period`: a counter of another period is 0.
 
-        `current_views` is the same rule in SQL.
+        `Stamps` is the same rule in SQL.
         """
+        late_day = self.period_day == period.next_day
+        late_month = late_day and self.period_month == period.next_month
         return Counts(
             video_id=self.video_id,
-            views_today=self.views_today if self.period_day >= period.day else 0,
-            views_month=self.views_month if self.period_month >= period.month else 0,
+            views_today=self.views_today if self.period_day == period.day or late_day else 0,
+            views_month=self.views_month if self.period_month == period.month or late_month else 0,
             views_total=self.views_total,
         )
 
 
-def current_views(period: Period):
-    """SQL for (views today, views this month) as of `period`: an earlier period's counter is 0."""
-    return (
-        sa.case((Video.period_day >= period.day, Video.views_today), else_=0),
-        sa.case((Video.period_month >= period.month, Video.views_month), else_=0),
-    )
+class Stamps:
+    """SQL conditions on a video's period stamps, as of `period`.
 
-
-def _bump(counter, stamp, current):
-    """SQL for a period counter after one more view in `current`.
-
-    Same period: +1. Older stamp (no reset ran since): start again at 1. A
-    newer stamp means a view from just before midnight committed after one
-    from just after it; it belongs to its own day (in daily_views), not to
-    the newer counter, which stays as it is.
+    A counter belongs to this period when stamped with it, or "late": a
+    view from just before midnight can commit after one from just after
+    it, which stamped the counters with the next day (and, on the 1st, the
+    next month). Any other stamp is stale: earlier (no reset ran since) or
+    later (a clock that ran ahead and was set right); such a counter reads
+    as 0 and the next view restarts it.
     """
-    return sa.case((stamp == current, counter + 1), (stamp > current, counter), else_=1)
 
+    def __init__(self, period: Period):
+        self.period = period
+        self.late_day = Video.period_day == period.next_day
+        self.late_month = sa.and_(self.late_day, Video.period_month == period.next_month)
+        self.day = sa.or_(Video.period_day == period.day, self.late_day)
+        self.month = sa.or_(Video.period_month == period.month, self.late_month)
 
-def _latest(stamp, current):
-    return sa.case((stamp > current, stamp), else_=current)
+    def current_views(self):
+        """SQL for (views today, views this month)."""
+        return (sa.case((self.day, Video.views_today), else_=0),
+                sa.case((self.month, Video.views_month), else_=0))
+
+    def after_a_view(self) -> dict:
+        """SET values for one more view: +1 in this period, untouched if late, else restart at 1."""
+        p = self.period
+        return {
+            "views_today": sa.case((Video.period_day == p.day, Video.views_today + 1), (self.late_day, Video.views_today),
+                                   else_=1),
+            "views_month": sa.case((Video.period_month == p.month, Video.views_month + 1),
+                                   (self.late_month, Video.views_month), else_=1),
+            "period_day": sa.case((self.late_day, Video.period_day), else_=p.day),
+            "period_month": sa.case((self.late_month, Video.period_month), else_=p.month),
+        }
 
 
 def track_view(video_id: str, clock: Clock) -> Counts:
@@ -79,13 +94,7 @@ def track_view(video_id: str, clock: Clock) -> Counts:
     bump_counters = (
         sa.update(Video)
         .where(Video.id == video_id)
-        .values(
-            views_today=_bump(Video.views_today, Video.period_day, period.day),
-            views_month=_bump(Video.views_month, Video.period_month, period.month),
-            views_total=Video.views_total + 1,
-            period_day=_latest(Video.period_day, period.day),
-            period_month=_latest(Video.period_month, period.month),
-        )
+        .values(views_total=Video.views_total + 1, **Stamps(period).after_a_view())
         .returning(Video.views_today, Video.views_month, Video.views_total)
     )
     with write_transaction() as connection:

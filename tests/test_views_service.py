@@ -4,9 +4,9 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from analytics.services import resets, views
+from analytics.services import resets, videos, views
 from analytics.services.errors import VideoNotFound
-from conftest import add_video, rows
+from conftest import add_video, rows, run_sql
 
 
 @pytest.fixture
@@ -181,3 +181,35 @@ def test_days_and_months_follow_the_configured_time_zone(make_app, backend_url, 
     assert rows(app, "SELECT period_day, period_month FROM videos")[0] in (
         (day, day.replace(day=1)), (day.isoformat(), day.replace(day=1).isoformat()),
     )
+
+
+STAMPS = {  # as of START (2026-03-14): (period_day, period_month) and the (today, month) they read as
+    "this period": ("2026-03-14", "2026-03-01", (5, 7)),
+    "earlier day, this month": ("2026-03-13", "2026-03-01", (0, 7)),
+    "earlier month": ("2026-02-28", "2026-02-01", (0, 0)),
+    "next day (a late view)": ("2026-03-15", "2026-03-01", (5, 7)),
+    "wrong future day": ("2026-03-20", "2026-03-01", (0, 7)),
+    "wrong future month": ("2026-04-02", "2026-04-01", (0, 0)),
+    "next month, day not next": ("2026-03-14", "2026-04-01", (5, 0)),
+}
+
+
+def test_stats_and_the_video_list_read_every_stamp_alike(app):
+    """The Python rule (stats) and the SQL rule (list, sort, resets) agree on every kind of stamp."""
+    for number, (day, month, _) in enumerate(STAMPS.values()):
+        add_video(app, f"v{number}")
+        run_sql(app, "UPDATE videos SET views_today = 5, views_month = 7, views_total = 9, "
+                     "period_day = :day, period_month = :month WHERE id = :id", day=day, month=month, id=f"v{number}")
+    with app.app_context():
+        clock = app.extensions["viewtally.clock"]
+        listed = {item["id"]: (item["views_today"], item["views_month"])
+                  for item in videos.list_videos(1, 100, "views_total", clock).items}
+    for number, (name, (_, _, expected)) in enumerate(STAMPS.items()):
+        counts = stats(app, f"v{number}")
+        assert (counts.views_today, counts.views_month) == expected, name
+        assert listed[f"v{number}"] == expected, name
+    with app.app_context():  # a scheduled reset zeroes exactly the counters that read as 0
+        resets.reset_daily(clock, stale_only=True)
+        resets.reset_monthly(clock, stale_only=True)
+    stored = dict(rows(app, "SELECT id, views_today || '/' || views_month FROM videos"))
+    assert [stored[f"v{n}"] for n in range(len(STAMPS))] == [f"{t}/{m}" for _, _, (t, m) in STAMPS.values()]

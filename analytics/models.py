@@ -34,8 +34,8 @@ class Video(db.Model):
 
     ``period_day`` and ``period_month`` name the local day and month (its
     first day) that ``views_today`` and ``views_month`` belong to; a counter
-    stamped with an earlier period reads as 0, so a missed reset never
-    carries yesterday's views into today.
+    stamped with another period reads as 0 (see services/stamps.py), so a
+    missed reset never carries yesterday's views into today.
     """
 
     __tablename__ = "videos"

@@ -44,6 +44,7 @@ class ResetScheduler:
         self._schedule = schedule.Scheduler()
         self._stop = threading.Event()
         self._done: dict[str, date] = {}  # the period each job last ran for, successfully
+        self._failing: set[str] = set()
         self._thread = threading.Thread(target=self._loop, name="viewtally-scheduler", daemon=True)
 
     def start(self) -> None:
@@ -86,19 +87,30 @@ class ResetScheduler:
         return due
 
     def run_job(self, name: str, trigger: str) -> bool:
-        """Run one reset, log and store its outcome; never raise. Return whether it succeeded."""
+        """Run one reset, log and store its outcome; never raise. Return whether it succeeded.
+
+        The first failure in a row is logged with its traceback, the retries
+        that follow in one line each, so an outage does not flood the log.
+        """
+        again = name in self._failing
         with self.app.app_context():
             try:
                 count = JOBS[name](self.clock, stale_only=True)
                 outcome = {"outcome": "ok", "count": count, "error": None}
                 log.info("%s (%s): reset %d videos", name, trigger, count)
+                self._failing.discard(name)
             except Exception as error:
-                log.exception("%s (%s) failed", name, trigger)
                 outcome = {"outcome": "error", "count": None, "error": _summary(error)}
+                if again:
+                    log.error("%s (%s) failed again: %s", name, trigger, outcome["error"])
+                else:
+                    log.exception("%s (%s) failed; retrying at every wake", name, trigger)
+                self._failing.add(name)
             try:
                 job_runs.record(name, {"ran_at": self.clock.now(), "trigger": trigger, **outcome})
-            except Exception:
-                log.exception("could not store the outcome of %s", name)
+            except Exception as error:
+                if outcome["outcome"] == "ok" or not again:
+                    log.error("could not store the outcome of %s: %s", name, _summary(error))
         return outcome["outcome"] == "ok"
 
     def _arm(self) -> None:
@@ -125,9 +137,12 @@ class ResetScheduler:
         return _clamp(MAX_SLEEP_SECONDS if idle is None else idle)
 
     def _loop(self) -> None:
-        self.catch_up()
+        caught_up = False
         while not self._stop.is_set():
             try:
+                if not caught_up:
+                    self.catch_up()
+                    caught_up = True
                 sleep = self.step()
             except Exception:  # run_job never raises; this guards the clock and `schedule`
                 log.exception("scheduler loop error")

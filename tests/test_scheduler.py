@@ -121,15 +121,19 @@ def test_a_clock_stepping_back_over_midnight_changes_no_count(app, clock):
     assert (last_runs(app)["daily_reset"]["count"], last_runs(app)["monthly_reset"]["count"]) == (0, 0)
 
 
-def test_a_failed_reset_is_tried_again_at_the_next_wake(app, clock):
+def test_a_failed_reset_is_tried_again_at_the_next_wake(app, clock, caplog):
     add_video(app)
     app.test_client().post("/api/analytics/view/intro")
     runner = scheduler.ResetScheduler(app)
     runner.catch_up()
     clock.set(datetime(2026, 3, 15, 0, 0, tzinfo=timezone.utc))
     run_sql(app, "ALTER TABLE videos RENAME TO videos_away")  # the reset cannot reach its table
-    assert runner.tick() == ["daily_reset"]
+    with caplog.at_level(logging.ERROR, logger="analytics.scheduler"):
+        for _ in range(5):
+            assert runner.tick() == ["daily_reset"]
     assert last_runs(app)["daily_reset"]["outcome"] == "error"
+    assert sum(record.exc_info is not None for record in caplog.records) == 1  # one traceback, then one line each
+    assert sum("failed again" in record.getMessage() for record in caplog.records) == 4
     run_sql(app, "ALTER TABLE videos_away RENAME TO videos")
     clock.advance(minutes=1)
     assert runner.tick() == ["daily_reset"]

@@ -101,22 +101,24 @@ def test_a_late_view_from_before_midnight_does_not_restart_today(app, clock):
     assert series == [(date(2026, 3, 14), 1), (date(2026, 3, 15), 2)]
 
 
-def test_a_clock_that_ran_ahead_and_was_set_right_never_freezes_the_counters(app, clock):
-    """Views and a catch-up while the clock is 40 days fast, then the clock is corrected."""
+@pytest.mark.parametrize("days_fast, month_of_the_fast_view", [(1, 1), (40, 0)])
+def test_a_clock_that_ran_ahead_and_was_set_right_never_freezes_the_counters(app, clock, days_fast,
+                                                                             month_of_the_fast_view):
+    """Views and a catch-up while the clock is fast, then the clock is corrected at 15:00."""
     add_video(app, "viewed")
     add_video(app, "reset")
     right = clock.now()
-    clock.advance(days=40)
+    clock.advance(days=days_fast)
     track(app, "viewed")
     with app.app_context():
         resets.reset_daily(clock, stale_only=True)
         resets.reset_monthly(clock, stale_only=True)
     clock.set(right)
-    assert (stats(app, "viewed").views_today, stats(app, "viewed").views_month) == (0, 0)
-    for video in ("viewed", "reset"):
+    assert (stats(app, "viewed").views_today, stats(app, "viewed").views_month) == (0, month_of_the_fast_view)
+    for video, month in (("viewed", 3 + month_of_the_fast_view), ("reset", 3)):
         counts = [track(app, video) for _ in range(3)][-1]
-        assert (counts.views_today, counts.views_month) == (3, 3)
-        assert (stats(app, video).views_today, stats(app, video).views_month) == (3, 3)
+        assert (counts.views_today, counts.views_month) == (3, month)
+        assert (stats(app, video).views_today, stats(app, video).views_month) == (3, month)
     assert rows(app, "SELECT views_total FROM videos ORDER BY id") == [(3,), (4,)]
 
 
@@ -183,33 +185,50 @@ def test_days_and_months_follow_the_configured_time_zone(make_app, backend_url, 
     )
 
 
-STAMPS = {  # as of START (2026-03-14): (period_day, period_month) and the (today, month) they read as
-    "this period": ("2026-03-14", "2026-03-01", (5, 7)),
-    "earlier day, this month": ("2026-03-13", "2026-03-01", (0, 7)),
-    "earlier month": ("2026-02-28", "2026-02-01", (0, 0)),
-    "next day (a late view)": ("2026-03-15", "2026-03-01", (5, 7)),
-    "wrong future day": ("2026-03-20", "2026-03-01", (0, 7)),
-    "wrong future month": ("2026-04-02", "2026-04-01", (0, 0)),
-    "next month, day not next": ("2026-03-14", "2026-04-01", (5, 0)),
-}
+AFTERNOON = datetime(2026, 3, 14, 15, 0, tzinfo=timezone.utc)
+NEAR_MIDNIGHT = datetime(2026, 3, 14, 23, 58, tzinfo=timezone.utc)
+NEAR_MONTH_END = datetime(2026, 3, 31, 23, 58, tzinfo=timezone.utc)
+STAMPS = [  # moment, (period_day, period_month), and the (today, month) they read as
+    (AFTERNOON, "2026-03-14", "2026-03-01", (5, 7)),
+    (AFTERNOON, "2026-03-13", "2026-03-01", (0, 7)),
+    (AFTERNOON, "2026-02-28", "2026-02-01", (0, 0)),
+    (AFTERNOON, "2026-03-15", "2026-03-01", (0, 7)),  # a next-day stamp hours before midnight: a wrong clock's
+    (NEAR_MIDNIGHT, "2026-03-15", "2026-03-01", (5, 7)),  # ...minutes before midnight: a late view's
+    (AFTERNOON, "2026-03-20", "2026-03-01", (0, 7)),
+    (AFTERNOON, "2026-04-02", "2026-04-01", (0, 0)),
+    (AFTERNOON, "2026-03-14", "2026-04-01", (5, 0)),
+    (NEAR_MONTH_END, "2026-04-01", "2026-04-01", (5, 7)),
+    (NEAR_MONTH_END, "2026-03-31", "2026-04-01", (5, 0)),
+]
 
 
-def test_stats_and_the_video_list_read_every_stamp_alike(app):
+@pytest.mark.parametrize("moment, day, month, expected", STAMPS)
+def test_stats_the_video_list_and_resets_read_every_stamp_alike(app, clock, moment, day, month, expected):
     """The Python rule (stats) and the SQL rule (list, sort, resets) agree on every kind of stamp."""
-    for number, (day, month, _) in enumerate(STAMPS.values()):
-        add_video(app, f"v{number}")
-        run_sql(app, "UPDATE videos SET views_today = 5, views_month = 7, views_total = 9, "
-                     "period_day = :day, period_month = :month WHERE id = :id", day=day, month=month, id=f"v{number}")
+    add_video(app)
+    run_sql(app, "UPDATE videos SET views_today = 5, views_month = 7, views_total = 9, "
+                 "period_day = :day, period_month = :month", day=day, month=month)
+    clock.set(moment)
+    counts = stats(app)
+    assert (counts.views_today, counts.views_month) == expected
     with app.app_context():
-        clock = app.extensions["viewtally.clock"]
-        listed = {item["id"]: (item["views_today"], item["views_month"])
-                  for item in videos.list_videos(1, 100, "views_total", clock).items}
-    for number, (name, (_, _, expected)) in enumerate(STAMPS.items()):
-        counts = stats(app, f"v{number}")
-        assert (counts.views_today, counts.views_month) == expected, name
-        assert listed[f"v{number}"] == expected, name
-    with app.app_context():  # a scheduled reset zeroes exactly the counters that read as 0
-        resets.reset_daily(clock, stale_only=True)
+        [listed] = videos.list_videos(1, 100, "views_today", clock).items
+        assert (listed["views_today"], listed["views_month"]) == expected
+        resets.reset_daily(clock, stale_only=True)  # zeroes exactly what reads as 0
         resets.reset_monthly(clock, stale_only=True)
-    stored = dict(rows(app, "SELECT id, views_today || '/' || views_month FROM videos"))
-    assert [stored[f"v{n}"] for n in range(len(STAMPS))] == [f"{t}/{m}" for _, _, (t, m) in STAMPS.values()]
+    assert rows(app, "SELECT views_today, views_month FROM videos") == [expected]
+
+
+def test_a_manual_daily_reset_keeps_a_late_stamp_for_the_late_view(app, clock):
+    """Month-end: a view at 00:00:00.001 on the 1st, a reset and a view on a clock 2 ms behind."""
+    add_video(app)
+    clock.set(datetime(2026, 4, 1, 0, 0, 0, 1000, tzinfo=timezone.utc))
+    track(app)
+    clock.set(datetime(2026, 3, 31, 23, 59, 59, 999000, tzinfo=timezone.utc))
+    with app.app_context():
+        resets.reset_daily(clock)
+    track(app)  # the late view: its own day in daily_views, not April's counters
+    clock.set(datetime(2026, 4, 1, 0, 0, 5, tzinfo=timezone.utc))
+    counts = stats(app)
+    assert (counts.views_today, counts.views_month, counts.views_total) == (0, 1, 2)
+    assert track(app).views_month == 2

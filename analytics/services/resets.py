@@ -6,32 +6,32 @@ from ..clock import Clock
 from ..database import write_transaction
 from ..models import Video
 from . import stats_cache
-from .views import Stamps
+from .stamps import Stamps
 
 
 def reset_daily(clock: Clock, *, stale_only: bool = False) -> int:
     """Zero today's counters and return how many videos were reset.
 
-    With `stale_only`, only counters stamped with another day (an earlier
-    one, or a wrong clock's future) are zeroed, so a view already counted
-    today survives a late or repeated run.
+    With `stale_only`, only stale counters (see `stamps`) are zeroed, so a
+    view already counted today survives a late or repeated run. A late
+    stamp stays, so that a late view still finds it.
     """
-    period = clock.period()
+    stamps = Stamps.at(clock)
     return _reset(
-        sa.update(Video).values(views_today=0, period_day=period.day),
-        sa.not_(Stamps(period).day) if stale_only else None,
+        sa.update(Video).values(views_today=0, period_day=stamps.stamped()["period_day"]),
+        sa.not_(stamps.day) if stale_only else None,
     )
 
 
 def reset_monthly(clock: Clock, *, stale_only: bool = False) -> int:
     """Zero this month's counters and return how many videos were reset.
 
-    With `stale_only`, only counters stamped with another month are zeroed.
+    With `stale_only`, only stale counters are zeroed.
     """
-    period = clock.period()
+    stamps = Stamps.at(clock)
     return _reset(
-        sa.update(Video).values(views_month=0, period_month=period.month),
-        sa.not_(Stamps(period).month) if stale_only else None,
+        sa.update(Video).values(views_month=0, period_month=stamps.stamped()["period_month"]),
+        sa.not_(stamps.month) if stale_only else None,
     )
 
 
@@ -41,7 +41,7 @@ def _reset(statement, condition) -> int:
     with write_transaction() as connection:
         count = connection.execute(statement).rowcount
     if condition is None:
-        # A stale-only reset changes no number anyone reads: stale counters
-        # read as 0 already, so cached entries stay true and stay cached.
+        # A stale-only reset changes no number a reader at this moment sees:
+        # stale counters read as 0 already, so cached entries stay true.
         stats_cache.forget_all()
     return count

@@ -11,7 +11,7 @@ from ..clock import Clock
 from ..database import insert, read_transaction, write_transaction
 from ..models import Video
 from .errors import InvalidInput, VideoExists
-from .views import Stamps
+from .stamps import Stamps
 
 _VIDEO_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 TITLE_MAX = 200
@@ -88,7 +88,7 @@ class Page:
 
 def list_videos(page: int, per_page: int, sort: str, clock: Clock) -> Page:
     """Return one page of videos with current counts, most viewed (or newest) first."""
-    today, month = Stamps(clock.period()).current_views()
+    today, month = Stamps.at(clock).current_views()
     order = {
         "views_total": Video.views_total, "views_month": month,
         "views_today": today, "created_at": Video.created_at,

@@ -1,0 +1,72 @@
+"""Which period a video's counters belong to: one rule, in Python and in SQL.
+
+Each video stamps its period counters with the local day and month they
+count. A counter is current when stamped with this period, or "late": a
+view from just before midnight can commit after one from just after it,
+which already stamped the next day (and, on the 1st, the next month), so
+near midnight a next-day stamp is current too. Any other stamp is stale:
+earlier (no reset ran since) or later (a clock that ran ahead and was set
+right). A stale counter reads as 0, the next view restarts it at 1, and a
+scheduled reset zeroes it.
+"""
+
+from datetime import date, datetime, timedelta
+
+import sqlalchemy as sa
+
+from ..clock import Clock, Period
+from ..models import Video
+
+# How long before midnight a next-day stamp is taken for a late view: far
+# more than clocks of one server disagree or a commit waits for its turn.
+LATE_VIEW_WINDOW = timedelta(minutes=5)
+
+
+class Stamps:
+    """The rule as of one moment, as Python tests and SQL expressions."""
+
+    def __init__(self, period: Period, late_views: bool):
+        self.period = period
+        self.late_views = late_views
+        late_day = Video.period_day == period.next_day if late_views else sa.false()
+        self.late_day = late_day
+        self.late_month = sa.and_(late_day, Video.period_month == period.next_month)
+        self.day = sa.or_(Video.period_day == period.day, self.late_day)
+        self.month = sa.or_(Video.period_month == period.month, self.late_month)
+
+    @classmethod
+    def at(cls, clock: Clock, moment: datetime | None = None) -> "Stamps":
+        """Return the rule as of `moment` (default: now) on `clock`."""
+        moment = moment or clock.now()
+        near_midnight = clock.next_day_start(moment) - moment <= LATE_VIEW_WINDOW
+        return cls(clock.period(moment), late_views=near_midnight)
+
+    def current(self, period_day: date, period_month: date) -> tuple[bool, bool]:
+        """Tell whether a day counter and a month counter with these stamps are current."""
+        late_day = self.late_views and period_day == self.period.next_day
+        late_month = late_day and period_month == self.period.next_month
+        return (period_day == self.period.day or late_day,
+                period_month == self.period.month or late_month)
+
+    def current_views(self):
+        """SQL for (views today, views this month): a stale counter is 0."""
+        return (sa.case((self.day, Video.views_today), else_=0),
+                sa.case((self.month, Video.views_month), else_=0))
+
+    def after_a_view(self) -> dict:
+        """SET values for one more view: +1 in this period, untouched if late, else restart at 1."""
+        p = self.period
+        return {
+            "views_today": sa.case((Video.period_day == p.day, Video.views_today + 1),
+                                   (self.late_day, Video.views_today), else_=1),
+            "views_month": sa.case((Video.period_month == p.month, Video.views_month + 1),
+                                   (self.late_month, Video.views_month), else_=1),
+            **self.stamped(),
+        }
+
+    def stamped(self) -> dict:
+        """SET values of the stamps for this period; a late stamp stays, so a late view can find it."""
+        return {
+            "period_day": sa.case((self.late_day, Video.period_day), else_=self.period.day),
+            "period_month": sa.case((self.late_month, Video.period_month), else_=self.period.month),
+        }

@@ -72,4 +72,6 @@ class Server:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(5)
+        # pytest shows what a test printed only when it fails: then the server's log explains.
+        print(f"--- gunicorn on port {self.port} ---\n{self.output()}")
         self.log.close()

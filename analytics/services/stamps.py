@@ -28,9 +28,8 @@ class Stamps:
     def __init__(self, period: Period, late_views: bool):
         self.period = period
         self.late_views = late_views
-        late_day = Video.period_day == period.next_day if late_views else sa.false()
-        self.late_day = late_day
-        self.late_month = sa.and_(late_day, Video.period_month == period.next_month)
+        self.late_day = Video.period_day == period.next_day if late_views else sa.false()
+        self.late_month = sa.and_(self.late_day, Video.period_month == period.next_month)
         self.day = sa.or_(Video.period_day == period.day, self.late_day)
         self.month = sa.or_(Video.period_month == period.month, self.late_month)
 

@@ -1,6 +1,10 @@
 """The real server under concurrent load: every acknowledged view is counted exactly once."""
 
+import os
+import signal
 import socket
+import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
@@ -10,7 +14,7 @@ import requests
 import sqlalchemy as sa
 
 from conftest import ADMIN_TOKEN, REDIS_URL
-from served import Server
+from served import ROOT, Server, free_port
 
 VIDEOS = ["alpha", "beta", "gamma"]
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -239,3 +243,33 @@ def test_workers_sharing_redis_share_one_rate_limit(serve, tmp_path, redis_prefi
     assert len(pids) == 2, "both workers counted views under the one limit"
     stats = requests.get(f"{server.url}/api/analytics/stats/alpha", timeout=10).json()["data"]
     assert stats["viewsTotal"] == 20
+
+
+def test_the_dev_server_with_its_reloader_runs_one_scheduler(tmp_path):
+    """`flask run --reload` runs the app in a watcher and a serving child: only the child schedules."""
+    port = free_port()
+    env = {key: value for key, value in os.environ.items() if not key.startswith("FLASK_")}
+    env.update({f"FLASK_{key}": value for key, value in settings(f"sqlite:///{tmp_path}/dev.db").items()})
+    env.update(FLASK_SCHEDULER_ENABLED="true", VIEWTALLY_INSTANCE_PATH=str(tmp_path / "instance"))
+    with open(tmp_path / "dev.log", "w+") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "flask", "--app", "app", "run", "--reload", "--port", str(port)],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                try:
+                    if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                        break
+                except requests.ConnectionError:
+                    time.sleep(0.1)
+            for _ in range(5):
+                health = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=10).json()
+            assert health["scheduler"]["running"] is True
+        finally:
+            os.killpg(process.pid, signal.SIGTERM)  # the watcher and its serving child
+            process.wait(15)
+        log.seek(0)
+        output = log.read()
+    assert output.count("scheduler started") == 1, output

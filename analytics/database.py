@@ -1,6 +1,9 @@
 """Database set-up: SQLite tuning, write transactions, dialect-aware inserts, tables."""
 
 import logging
+import random
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -50,7 +53,7 @@ def _tune_sqlite(engine: Engine, synchronous: str) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA journal_mode = WAL")
+        _switch_to_wal(cursor)
         # NORMAL keeps every commit through a process crash; FULL through power loss too.
         cursor.execute(f"PRAGMA synchronous = {synchronous}")
         cursor.execute("PRAGMA foreign_keys = ON")
@@ -60,6 +63,24 @@ def _tune_sqlite(engine: Engine, synchronous: str) -> None:
     def on_begin(connection):
         immediate = connection.get_execution_options().get("viewtally_write", False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _switch_to_wal(cursor) -> None:
+    """Put the file in WAL mode, waiting out other processes doing the same.
+
+    On a new file that several workers open at once, SQLite answers
+    "database is locked" to all but one at once, without its busy handler,
+    so the wait is here: short random pauses, up to the busy timeout.
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(random.uniform(0.005, 0.05))
 
 
 @contextmanager

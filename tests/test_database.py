@@ -1,10 +1,12 @@
 """SQLite settings and transactions, checked on the real file."""
 
+import multiprocessing
 import sqlite3
 
 import pytest
 import sqlalchemy as sa
 
+from analytics import database
 from analytics.database import read_transaction, write_transaction
 from analytics.extensions import db
 from conftest import add_video
@@ -54,3 +56,35 @@ def test_a_new_app_holds_no_open_connection(backend_url, make_app):
     app = make_app(SQLALCHEMY_DATABASE_URI=backend_url)
     with app.app_context():
         assert db.engine.pool.checkedin() == 0
+
+
+def _open_new_file_together(path, barrier, results):
+    """One process of a server starting: connect with the app's settings and create a table."""
+    barrier.wait()
+    try:
+        connection = sqlite3.connect(path, isolation_level=None)
+        cursor = connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {database.SQLITE_BUSY_TIMEOUT_MS}")
+        database._switch_to_wal(cursor)
+        cursor.execute("BEGIN IMMEDIATE")
+        cursor.execute("CREATE TABLE IF NOT EXISTS t (x)")
+        cursor.execute("COMMIT")
+        results.put(cursor.execute("PRAGMA journal_mode").fetchone()[0])
+    except sqlite3.Error as error:
+        results.put(repr(error))
+
+
+def test_processes_opening_a_new_file_together_all_get_wal(tmp_path):
+    """SQLite refuses all but one at once ("database is locked", no busy wait); none may fail."""
+    context = multiprocessing.get_context("fork")
+    outcomes = []
+    for round_number in range(25):
+        barrier, results = context.Barrier(4), context.Queue()
+        path = str(tmp_path / f"new-{round_number}.db")
+        processes = [context.Process(target=_open_new_file_together, args=(path, barrier, results)) for _ in range(4)]
+        for process in processes:
+            process.start()
+        outcomes += [results.get(timeout=30) for _ in processes]
+        for process in processes:
+            process.join(10)
+    assert set(outcomes) == {"wal"}

@@ -8,8 +8,8 @@ from flask import Flask
 def create_app(test_config: dict | None = None) -> Flask:
     """Build a Viewtally app; `test_config` replaces instance and environment config."""
     from analytics import (
-        api, cli, config, database, errors, extensions, health, instance_secrets, logs, request_guards,
-        scheduler,
+        api, cli, config, dashboard, database, errors, extensions, health, instance_secrets, logs,
+        request_guards, scheduler,
     )
     from analytics.clock import Clock
 
@@ -30,4 +30,5 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.register_blueprint(api.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(dashboard.bp)
     return app

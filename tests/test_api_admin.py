@@ -142,11 +142,22 @@ def test_listing_sorts_by_current_counts_not_stale_ones(app, client, clock, admi
 @pytest.mark.parametrize(
     "query, code",
     [("page=0", "invalid_page"), ("page=x", "invalid_page"), ("per_page=0", "invalid_per_page"),
-     ("per_page=101", "invalid_per_page"), ("sort=title", "invalid_sort"), ("sort=", "invalid_sort")],
+     ("per_page=101", "invalid_per_page"), ("sort=title", "invalid_sort"), ("sort=", "invalid_sort"),
+     ("q=" + "x" * 101, "invalid_q")],
 )
 def test_listing_refuses_bad_parameters(client, query, code):
     response = client.get(f"/api/videos?{query}")
     assert (response.status_code, response.json["code"]) == (400, code)
+
+
+def test_listing_searches_titles_and_ids(app, client):
+    add_video(app, "intro-2026", "Launch trailer")
+    add_video(app, "behind", "Behind the scenes")
+    response = client.get("/api/videos?q=TRAIL")
+    assert [item["id"] for item in response.json["data"]["items"]] == ["intro-2026"]
+    assert response.json["data"]["total"] == 1
+    assert client.get("/api/videos?q=behind").json["data"]["total"] == 1
+    assert client.get("/api/videos?q=zzz").json["data"]["items"] == []
 
 
 def test_absurdly_nested_json_is_a_400_not_a_crash(client, admin):

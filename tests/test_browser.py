@@ -95,3 +95,63 @@ def test_a_missing_page_is_a_friendly_page_in_the_browser(browser, server, tmp_p
     assert background == "rgb(29, 36, 48)"  # the stylesheet was served and applied
     page.screenshot(path=str(tmp_path / "not-found.png"))
     page.close()
+
+
+def register(server, video_id: str, title: str) -> None:
+    response = requests.post(f"{server.url}/api/videos", json={"id": video_id, "title": title},
+                             headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=10)
+    assert response.status_code == 201, response.text
+
+
+def view(server, video_id: str, times: int) -> None:
+    for _ in range(times):
+        assert requests.post(f"{server.url}/api/analytics/view/{video_id}", timeout=10).status_code == 200
+
+
+def test_the_dashboard_reads_sorts_searches_and_refreshes(browser, server):
+    register(server, "behind", "Behind the scenes")
+    view(server, "trailer", 3)
+    view(server, "behind", 5)
+    page = browser.new_page()
+    page.goto(server.url)  # / leads to the dashboard
+    assert page.url == f"{server.url}/dashboard"
+    assert page.locator("[data-total=today]").inner_text() == "8"
+    assert page.locator("svg rect").count() == 30
+    rows = lambda: page.locator("tbody tr").evaluate_all("rows => rows.map(r => r.dataset.videoId)")  # noqa: E731
+    assert rows() == ["behind", "trailer"]
+
+    view(server, "trailer", 4)  # trailer now leads today, and the page has not reloaded yet
+    page.get_by_role("link", name="Today").click()
+    assert rows() == ["trailer", "behind"]
+    assert page.locator("tr[data-video-id=trailer] [data-count=viewsToday]").inner_text() == "7"
+
+    page.get_by_role("searchbox").fill("SCENES")
+    page.get_by_role("button", name="Search").click()
+    assert rows() == ["behind"]
+    assert "q=SCENES" in page.url and "sort=views_today" in page.url
+
+    view(server, "behind", 1)  # the script refreshes the numbers in place every 30 s
+    page.evaluate("window.viewtallyDashboard.refresh()")
+    page.wait_for_function("document.querySelector('[data-total=today]').textContent === '13'", timeout=10_000)
+    assert page.locator("tr[data-video-id=behind] [data-count=viewsToday]").inner_text() == "6"
+    page.get_by_role("link", name="Behind the scenes").click()
+    assert page.locator("h1").inner_text() == "Behind the scenes"
+    assert page.locator("[data-count=viewsTotal]").inner_text() == "6"
+    page.close()
+
+
+def test_the_dashboard_works_without_javascript_on_a_dark_phone(browser, server):
+    register(server, "a-video-with-a-rather-long-identifier-for-a-narrow-screen", "Long id")
+    view(server, "trailer", 2)
+    context = browser.new_context(java_script_enabled=False, color_scheme="dark",
+                                  viewport={"width": 375, "height": 740})
+    page = context.new_page()
+    page.goto(f"{server.url}/dashboard")
+    assert page.locator("[data-total=today]").inner_text() == "2"
+    assert page.locator("tbody tr").count() == 2
+    assert page.locator("svg rect").count() == 30
+    assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(20, 24, 31)"
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375  # nothing runs off the side
+    page.get_by_role("link", name="Today").click()  # sorting is a plain link
+    assert "sort=views_today" in page.url
+    context.close()

@@ -5,10 +5,10 @@ from flask import current_app, request
 from ..auth import admin_required
 from ..clock import current_clock
 from ..extensions import limiter
-from ..services import resets, views
+from ..params import whole_number
+from ..services import overview, resets, views
 from ..services.videos import check_video_id
 from . import bp
-from .params import whole_number
 from .responses import counts_json, ok, pixel
 
 # Both ways of counting share one budget per client; so do both ways of reading.
@@ -49,6 +49,15 @@ def daily_stats(video_id):
     days = whole_number("days", default=30, low=1, high=366)
     series = views.daily_views(check_video_id(video_id), days, current_clock())
     return ok([{"date": day.isoformat(), "views": count} for day, count in series])
+
+
+@bp.get("/analytics/totals")
+@stats_limit
+def totals():
+    """Answer the views across all videos today, this month and in all."""
+    numbers = overview.totals(current_clock())
+    return ok({"viewsToday": numbers.today, "viewsMonth": numbers.month, "viewsTotal": numbers.total,
+               "viewsYesterday": numbers.yesterday, "viewsLastMonth": numbers.last_month, "videos": numbers.videos})
 
 
 @bp.post("/analytics/reset/daily")

@@ -7,7 +7,7 @@ from ..clock import current_clock
 from ..services import videos
 from ..services.errors import InvalidInput
 from . import bp
-from .params import choice, whole_number
+from ..params import choice, text, whole_number
 from .responses import ok, video_json
 
 
@@ -34,6 +34,7 @@ def list_videos():
         per_page=whole_number("per_page", default=20, low=1, high=100),
         sort=choice("sort", default="views_total", allowed=videos.SORTS),
         clock=current_clock(),
+        search=text("q", max_length=100),
     )
     return ok({
         "items": [video_json(item) for item in page.items],

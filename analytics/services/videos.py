@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from ..clock import Clock
 from ..database import insert, read_transaction, write_transaction
 from ..models import Video
-from .errors import InvalidInput, VideoExists
+from .errors import InvalidInput, VideoExists, VideoNotFound
 from .stamps import Stamps
 
 _VIDEO_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -86,24 +86,47 @@ class Page:
         return -(-self.total // self.per_page)
 
 
-def list_videos(page: int, per_page: int, sort: str, clock: Clock) -> Page:
-    """Return one page of videos with current counts, most viewed (or newest) first."""
+def get_video(video_id: str, clock: Clock) -> dict:
+    """Return one video's listing with its current counts.
+
+    :raises VideoNotFound:
+    """
+    with read_transaction() as connection:
+        row = connection.execute(
+            sa.select(*_listing_columns(*Stamps.at(clock).current_views())).where(Video.id == video_id)
+        ).mappings().one_or_none()
+    if row is None:
+        raise VideoNotFound(video_id)
+    return dict(row)
+
+
+def _listing_columns(today, month) -> tuple:
+    return (Video.id, Video.title, Video.created_at, today.label("views_today"), month.label("views_month"),
+            Video.views_total)
+
+
+def list_videos(page: int, per_page: int, sort: str, clock: Clock, search: str = "") -> Page:
+    """Return one page of videos with current counts, most viewed (or newest) first.
+
+    With `search`, only videos whose title or id contains it (any case).
+    """
     today, month = Stamps.at(clock).current_views()
     order = {
         "views_total": Video.views_total, "views_month": month,
         "views_today": today, "created_at": Video.created_at,
     }[sort]
+    matching = sa.true()
+    if search:
+        matching = sa.or_(Video.title.icontains(search, autoescape=True), Video.id.icontains(search, autoescape=True))
     with read_transaction() as connection:
         items = connection.execute(
-            sa.select(
-                Video.id, Video.title, Video.created_at,
-                today.label("views_today"), month.label("views_month"), Video.views_total,
-            )
+            sa.select(*_listing_columns(today, month))
+            .where(matching)
             .order_by(order.desc(), Video.id)
             .limit(per_page)
             .offset((page - 1) * per_page)
         ).mappings().all()
-        total = connection.scalar(sa.select(sa.func.count()).select_from(Video))
+        total = connection.scalar(sa.select(sa.func.count()).select_from(Video).where(matching))
     return Page(items=[dict(item) for item in items], page=page, per_page=per_page, total=total)
 
 

@@ -1,14 +1,14 @@
 """Counting views and reading counts back."""
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 import sqlalchemy as sa
 
 from ..clock import Clock
 from ..database import insert, read_transaction, write_transaction
 from ..models import DailyView, Video, VideoViewLog
-from . import stats_cache
+from . import overview, stats_cache
 from .errors import VideoNotFound
 from .stamps import Stamps
 
@@ -102,16 +102,7 @@ def daily_views(video_id: str, days: int, clock: Clock) -> list[tuple[date, int]
 
     :raises VideoNotFound:
     """
-    today = clock.today()
-    first = today - timedelta(days=days - 1)
     with read_transaction() as connection:
         if connection.scalar(sa.select(Video.id).where(Video.id == video_id)) is None:
             raise VideoNotFound(video_id)
-        stored = dict(
-            connection.execute(
-                sa.select(DailyView.day, DailyView.views).where(
-                    DailyView.video_id == video_id, DailyView.day.between(first, today)
-                )
-            ).all()
-        )
-    return [(day, stored.get(day, 0)) for day in (first + timedelta(n) for n in range(days))]
+    return overview.views_per_day(days, clock, video_id)

@@ -4,7 +4,7 @@ import re
 
 from flask import request
 
-from ..services.errors import InvalidInput
+from .services.errors import InvalidInput
 
 _DIGITS = re.compile(r"[0-9]{1,9}")
 
@@ -31,3 +31,14 @@ def choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
     if raw in allowed:
         return raw
     raise InvalidInput(f"'{name}' must be one of: {', '.join(allowed)}", code=f"invalid_{name}")
+
+
+def text(name: str, max_length: int) -> str:
+    """Return query parameter `name` without surrounding blanks, or "" when absent.
+
+    :raises InvalidInput: code invalid_<name>, when longer than `max_length`.
+    """
+    raw = request.args.get(name, "").strip()
+    if len(raw) <= max_length:
+        return raw
+    raise InvalidInput(f"'{name}' must be at most {max_length} characters", code=f"invalid_{name}")

@@ -1,0 +1,55 @@
+"""The dashboard: what is watched, server-rendered for people."""
+
+from flask import Blueprint, current_app, redirect, render_template, url_for
+
+from .clock import current_clock
+from .params import choice, text, whole_number
+from .services import overview, videos, views
+from .services.videos import SORTS, check_video_id
+
+bp = Blueprint("dashboard", __name__)
+
+PER_PAGE = 50
+CHART_DAYS = 30
+RANGES = ("7", "30", "90", "365")
+
+
+@bp.app_template_filter("thousands")
+def thousands(number: int) -> str:
+    """Write a count with thousands separators: 12,345."""
+    return f"{number:,}"
+
+
+@bp.get("/")
+def home():
+    """Send visitors to the dashboard."""
+    return redirect(url_for("dashboard.overview_page"))
+
+
+@bp.get("/dashboard")
+def overview_page():
+    """Show the totals, the views per day and the table of videos."""
+    clock = current_clock()
+    search = text("q", max_length=100)
+    sort = choice("sort", default="views_total", allowed=SORTS)
+    page = whole_number("page", default=1, low=1, high=1_000_000)
+    return render_template(
+        "dashboard/overview.html",
+        totals=overview.totals(clock),
+        per_day=overview.views_per_day(CHART_DAYS, clock),
+        listing=videos.list_videos(page, PER_PAGE, sort, clock, search),
+        sort=sort, search=search, zone=current_app.config["TIMEZONE"],
+    )
+
+
+@bp.get("/dashboard/videos/<video_id>")
+def video_page(video_id):
+    """Show one video's numbers, its views per day and the snippet that tracks it."""
+    clock = current_clock()
+    days = int(choice("days", default="30", allowed=RANGES))
+    video = videos.get_video(check_video_id(video_id), clock)
+    return render_template(
+        "dashboard/video.html",
+        video=video, per_day=views.daily_views(video["id"], days, clock),
+        days=days, ranges=RANGES, zone=current_app.config["TIMEZONE"],
+    )

@@ -53,3 +53,10 @@ def video_page(video_id):
         video=video, per_day=views.daily_views(video["id"], days, clock),
         days=days, ranges=RANGES, zone=current_app.config["TIMEZONE"],
     )
+
+
+@bp.get("/demo")
+def demo():
+    """Show a player instrumented with the tracking script, for the most viewed video."""
+    listing = videos.list_videos(1, 1, "views_total", current_clock())
+    return render_template("dashboard/demo.html", video=listing.items[0] if listing.items else None)

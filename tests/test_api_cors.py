@@ -43,3 +43,20 @@ def test_an_empty_list_turns_cross_origin_reads_off(make_app):
     add_video(app)
     response = app.test_client().get("/api/analytics/stats/intro", headers={"Origin": "https://a.example"})
     assert "Access-Control-Allow-Origin" not in response.headers
+
+
+@pytest.mark.parametrize("path, method", [("/api/analytics/view/intro", "POST"), ("/api/analytics/stats/intro", "GET")])
+def test_a_preflight_is_answered_for_allowed_origins(make_app, path, method):
+    app = make_app(CORS_ORIGINS="https://videos.example")
+    add_video(app)
+    asking = {"Origin": "https://videos.example", "Access-Control-Request-Method": method,
+              "Access-Control-Request-Headers": "content-type"}
+    response = app.test_client().options(path, headers=asking)
+    assert response.status_code == 200
+    assert response.headers["Access-Control-Allow-Origin"] == "https://videos.example"
+    assert method in response.headers["Access-Control-Allow-Methods"]
+    assert response.headers["Access-Control-Allow-Headers"] == "Content-Type"
+    assert response.headers["Access-Control-Max-Age"] == "86400"
+    other = app.test_client().options(path, headers={**asking, "Origin": "https://elsewhere.example"})
+    assert "Access-Control-Allow-Origin" not in other.headers
+    assert "Access-Control-Allow-Methods" not in other.headers

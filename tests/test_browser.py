@@ -4,6 +4,7 @@ import http.server
 import os
 import shutil
 import threading
+import time
 from functools import partial
 
 import pytest
@@ -46,11 +47,25 @@ def server(tmp_path):
 
 
 @pytest.fixture
-def video_site(tmp_path, server):
+def other_site(tmp_path):
+    """A static web server on another origin, for pages written by the test: (folder, address)."""
+    folder = tmp_path / "site"
+    folder.mkdir()
+    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield folder, f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+@pytest.fixture
+def video_site(server, other_site):
     """A page on another origin that embeds the pixel and shows the counts, as a player would."""
-    site = tmp_path / "site"
-    site.mkdir()
-    (site / "watch.html").write_text(f"""<!doctype html>
+    folder, address = other_site
+    (folder / "watch.html").write_text(f"""<!doctype html>
 <html><body>
   <img id="pixel" src="{server.url}/api/analytics/pixel/trailer.gif" width="1" height="1" alt="">
   <p>Views: <span id="views">…</span></p>
@@ -61,14 +76,7 @@ def video_site(tmp_path, server):
         .then(({{ data }}) => {{ document.getElementById("views").textContent = data.viewsTotal; }}));
   </script>
 </body></html>""")
-    port = free_port()
-    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{port}/watch.html"
-    httpd.shutdown()
-    httpd.server_close()
+    return f"{address}/watch.html"
 
 
 def test_a_page_with_the_pixel_counts_its_view_and_shows_the_count(browser, server, video_site):
@@ -155,3 +163,110 @@ def test_the_dashboard_works_without_javascript_on_a_dark_phone(browser, server)
     page.get_by_role("link", name="Today").click()  # sorting is a plain link
     assert "sort=views_today" in page.url
     context.close()
+
+
+def total_views(server, video_id: str = "trailer") -> int:
+    return requests.get(f"{server.url}/api/analytics/stats/{video_id}", timeout=10).json()["data"]["viewsTotal"]
+
+
+def wait_for_total(server, expected: int, video_id: str = "trailer", timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while total_views(server, video_id) != expected and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert total_views(server, video_id) == expected
+
+
+# A "video" the browser can really play without a media file: a canvas streamed into it.
+CANVAS_STREAM = """
+  for (const video of document.querySelectorAll("video.canvas")) {
+    const canvas = Object.assign(document.createElement("canvas"), {width: 64, height: 36});
+    const pen = canvas.getContext("2d");
+    (function draw(t) { pen.fillStyle = `hsl(${t / 10 % 360} 60% 50%)`; pen.fillRect(0, 0, 64, 36);
+                        requestAnimationFrame(draw); })(0);
+    video.srcObject = canvas.captureStream(30);
+  }
+"""
+
+
+def test_the_snippet_counts_one_view_per_video_per_page_load(browser, server, other_site):
+    register(server, "teaser", "Teaser")
+    folder, address = other_site
+    (folder / "player.html").write_text(f"""<!doctype html><html><body>
+  <video id="a" class="canvas" data-viewtally-id="trailer" muted></video>
+  <video id="b" class="canvas" data-viewtally-id="teaser" data-viewtally-min-seconds="1.5" muted></video>
+  <script>{CANVAS_STREAM}</script>
+  <script src="{server.url}/static/track.js" defer></script>
+</body></html>""")
+    context = browser.new_context()
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(f"{address}/player.html")
+    page.wait_for_function("window.viewtally !== undefined")
+
+    page.evaluate("document.getElementById('a').play()")
+    wait_for_total(server, 1)
+    page.evaluate("v => { v.pause(); return v.play(); }", page.locator("#a").element_handle())
+    page.evaluate("document.getElementById('a').dispatchEvent(new Event('play'))")
+    time.sleep(0.5)
+    assert total_views(server) == 1  # one view per element per page load
+
+    page.evaluate("document.getElementById('b').play()")
+    time.sleep(0.6)
+    assert total_views(server, "teaser") == 0  # not yet watched for 1.5 s
+    wait_for_total(server, 1, "teaser")
+
+    page.reload()  # a new page load may count again
+    page.wait_for_function("window.viewtally !== undefined")
+    page.evaluate("document.getElementById('a').play()")
+    wait_for_total(server, 2)
+    page.evaluate("viewtally.track('teaser')")  # for custom players
+    wait_for_total(server, 2, "teaser")
+    assert errors == []
+    assert context.cookies() == []
+    context.close()
+
+
+def test_videos_added_later_are_counted_and_a_page_without_videos_has_no_errors(browser, server, other_site):
+    folder, address = other_site
+    (folder / "empty.html").write_text(f"""<!doctype html><html><head><link rel="icon" href="data:,"></head><body><p>No video here.</p>
+  <script src="{server.url}/static/track.js"></script></body></html>""")
+    page = browser.new_page()
+    problems = []
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+    page.goto(f"{address}/empty.html")
+    page.wait_for_function("window.viewtally !== undefined")
+    page.evaluate("""() => {
+        const video = Object.assign(document.createElement("video"), {className: "canvas", muted: true});
+        video.setAttribute("data-viewtally-id", "trailer");
+        document.body.append(video);
+    }""")
+    page.evaluate(CANVAS_STREAM)
+    page.evaluate("new Promise(r => setTimeout(r, 50)).then(() => document.querySelector('video').play())")
+    wait_for_total(server, 1)
+    assert problems == []
+    page.close()
+
+
+def test_a_page_on_another_origin_may_post_json_after_a_preflight(browser, server, other_site):
+    folder, address = other_site
+    (folder / "json.html").write_text("<!doctype html><p>JSON</p>")
+    page = browser.new_page()
+    page.goto(f"{address}/json.html")
+    status = page.evaluate(f"""fetch("{server.url}/api/analytics/view/trailer", {{
+        method: "POST", headers: {{"Content-Type": "application/json"}}, body: "{{}}"}}).then(r => r.status)""")
+    assert status == 200
+    assert total_views(server) == 1
+    page.close()
+
+
+def test_the_demo_page_counts_a_play_and_shows_the_new_count(browser, server):
+    view(server, "trailer", 2)
+    page = browser.new_page()
+    page.goto(f"{server.url}/demo")
+    assert page.locator("#views-total").inner_text() == "2"
+    page.locator("#player").evaluate("video => video.play()")
+    wait_for_total(server, 3)
+    page.wait_for_function("document.getElementById('views-total').textContent === '3'", timeout=10_000)
+    page.close()

@@ -156,3 +156,26 @@ def test_bad_addresses_get_a_friendly_page(app, client, url, status):
     assert response.status_code == status
     assert response.mimetype == "text/html"
     assert "<h1>" in response.get_data(as_text=True) and "Traceback" not in response.get_data(as_text=True)
+
+
+def test_the_player_snippet_is_small_and_served_as_javascript(client):
+    with client.get("/static/track.js") as response:  # a file response: close it
+        assert response.status_code == 200
+        assert response.mimetype == "text/javascript"
+        assert len(response.data) < 2048
+        assert b"document.cookie" not in response.data and b"localStorage" not in response.data
+
+
+def test_the_demo_plays_the_most_viewed_video(app, client):
+    add_video(app, "quiet", "Quiet one")
+    add_video(app, "popular", "Popular one")
+    view(client, "popular", 2)
+    html = client.get("/demo").get_data(as_text=True)
+    assert 'data-viewtally-id="popular"' in html
+    assert '<script src="/static/track.js" defer></script>' in html
+    assert "Popular one" in text_of(client.get("/demo"))
+
+
+def test_the_demo_without_videos_says_how_to_add_one(client):
+    page = text_of(client.get("/demo"))
+    assert "No videos yet" in page and "flask --app app videos add" in page

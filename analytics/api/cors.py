@@ -18,4 +18,9 @@ def allow_origin(response):
         origin = request.headers.get("Origin")
         if origin in allowed:
             response.headers["Access-Control-Allow-Origin"] = origin
+    if request.method == "OPTIONS" and "Access-Control-Allow-Origin" in response.headers:
+        # A preflight: a page may send JSON and read the answer, and need not ask again for a day.
+        response.headers["Access-Control-Allow-Methods"] = response.headers.get("Allow", "GET, POST")
+        response.headers["Access-Control-Allow-Headers"] = "Content-Type"
+        response.headers["Access-Control-Max-Age"] = "86400"
     return response

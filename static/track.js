@@ -1,0 +1,48 @@
+/* Viewtally player snippet: counts one view per <video data-viewtally-id> per page load,
+   on its first play, or once data-viewtally-min-seconds have really been watched. */
+(function (w, d) {
+  "use strict";
+  if (w.viewtally) return;
+  var me = d.currentScript;
+  var base = new URL(me ? me.src : "/", location.href).origin;
+
+  function track(id) {
+    var url = base + "/api/analytics/view/" + encodeURIComponent(id);
+    try {
+      if (navigator.sendBeacon && navigator.sendBeacon(url)) return;
+    } catch (e) { /* fall back to fetch */ }
+    if (w.fetch) fetch(url, { method: "POST", keepalive: true, credentials: "omit" }).catch(function () {});
+  }
+
+  function watch(video) {
+    if (video.viewtally) return;
+    video.viewtally = true;
+    var id = video.getAttribute("data-viewtally-id");
+    var need = parseFloat(video.getAttribute("data-viewtally-min-seconds")) || 0;
+    var watched = 0, last = null, counted = false;
+    function count() {
+      if (!counted) { counted = true; track(id); }
+    }
+    if (!need) return video.addEventListener("play", count);
+    video.addEventListener("timeupdate", function () {
+      var now = video.currentTime;
+      if (last !== null && now > last && now - last < 2) watched += now - last;
+      last = now;
+      if (watched >= need) count();
+    });
+    video.addEventListener("seeking", function () { last = null; });
+  }
+
+  function scan(root) {
+    if (root.matches && root.matches("video[data-viewtally-id]")) watch(root);
+    if (root.querySelectorAll) root.querySelectorAll("video[data-viewtally-id]").forEach(watch);
+  }
+
+  w.viewtally = { track: track };
+  scan(d);
+  if (w.MutationObserver) {
+    new MutationObserver(function (changes) {
+      changes.forEach(function (c) { c.addedNodes.forEach(scan); });
+    }).observe(d.documentElement, { childList: true, subtree: true });
+  }
+})(window, document);

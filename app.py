@@ -8,8 +8,8 @@ from flask import Flask
 def create_app(test_config: dict | None = None) -> Flask:
     """Build a Viewtally app; `test_config` replaces instance and environment config."""
     from analytics import (
-        api, cli, config, dashboard, database, errors, extensions, health, instance_secrets, logs,
-        request_guards, scheduler,
+        admin, api, cli, config, dashboard, database, errors, extensions, health, instance_secrets, logs,
+        request_guards, scheduler, web_session,
     )
     from analytics.clock import Clock
 
@@ -27,8 +27,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     errors.init_app(app)
     scheduler.init_app(app)
     cli.init_app(app)
+    web_session.init_app(app)
 
     app.register_blueprint(api.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(dashboard.bp)
+    app.register_blueprint(admin.bp)
     return app

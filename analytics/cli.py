@@ -6,7 +6,7 @@ from flask.cli import AppGroup
 
 from .clock import current_clock
 from .services import resets, videos, views
-from .services.errors import ServiceError
+from .services.errors import InvalidInput, ServiceError
 
 videos_cli = AppGroup("videos", help="Register, import and list videos.")
 analytics_cli = AppGroup("analytics", help="Read counts and reset counters.")
@@ -32,12 +32,10 @@ def add_video(video_id: str, title: str) -> None:
 @click.argument("file", type=click.File("rb"))
 def import_videos(file) -> None:
     """Add the videos of a CSV file with columns id,title; existing ids are skipped."""
-    data = file.read()
     try:
-        lines = data.decode("utf-8-sig").splitlines(keepends=True)
-    except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
-        raise click.ClickException(f"line {line} is not UTF-8 text; save the file as UTF-8 and import it again")
+        lines = videos.csv_lines(file.read())
+    except InvalidInput as error:
+        raise click.ClickException(error.message) from None
     with click.progressbar(lines, label="Importing") as progress:
         report = videos.import_csv(progress, current_clock())
     for line, message in report.bad_rows:

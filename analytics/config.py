@@ -25,7 +25,11 @@ RATELIMIT_KEY_PREFIX        viewtally                   prefix of rate-limit key
 RATELIMIT_HEADERS_ENABLED   True                        send X-RateLimit-* and Retry-After headers
 RATELIMIT_SWALLOW_ERRORS    True                        a broken limiter storage lets requests through
 TRACK_RATE_LIMIT            120 per minute              views (POST and pixel together) per client
-STATS_RATE_LIMIT            600 per minute              stats reads (totals and daily) per client
+STATS_RATE_LIMIT            600 per minute              stats reads (stats, daily, totals) per client
+LOGIN_RATE_LIMIT            5 per minute                admin login attempts per client
+DASHBOARD_PUBLIC            True                        False: the dashboard needs the admin login
+IMPORT_MAX_CONTENT_LENGTH   2097152                     largest CSV upload on the admin page, bytes
+SESSION_COOKIE_SAMESITE     Lax                         SameSite of the admin's session cookie
 SQLITE_SYNCHRONOUS          NORMAL                      NORMAL: a commit survives a crash of the
                                                         process; FULL: also of the machine (slower)
 MAX_CONTENT_LENGTH          16384                       largest request body in bytes; larger is 413
@@ -66,6 +70,10 @@ DEFAULTS: dict[str, object] = {
     "RATELIMIT_SWALLOW_ERRORS": True,
     "TRACK_RATE_LIMIT": "120 per minute",
     "STATS_RATE_LIMIT": "600 per minute",
+    "LOGIN_RATE_LIMIT": "5 per minute",
+    "DASHBOARD_PUBLIC": True,
+    "IMPORT_MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
+    "SESSION_COOKIE_SAMESITE": "Lax",
     "SQLITE_SYNCHRONOUS": "NORMAL",
     "MAX_CONTENT_LENGTH": 16 * 1024,
     "CORS_ORIGINS": "*",
@@ -74,8 +82,8 @@ DEFAULTS: dict[str, object] = {
 }
 
 _BOOLEANS = ("SCHEDULER_ENABLED", "RATELIMIT_ENABLED", "RATELIMIT_HEADERS_ENABLED",
-             "RATELIMIT_SWALLOW_ERRORS")
-_COUNTS = ("STATS_CACHE_SECONDS", "MAX_CONTENT_LENGTH", "TRUSTED_PROXIES")
+             "RATELIMIT_SWALLOW_ERRORS", "DASHBOARD_PUBLIC")
+_COUNTS = ("STATS_CACHE_SECONDS", "MAX_CONTENT_LENGTH", "IMPORT_MAX_CONTENT_LENGTH", "TRUSTED_PROXIES")
 _TEXTS = ("SECRET_KEY", "ADMIN_TOKEN")
 _SUPPORTED_DATABASES = ("sqlite", "postgresql")
 
@@ -125,7 +133,7 @@ def _normalise(config) -> None:
         pytz.timezone(str(config["TIMEZONE"]))  # the scheduler's library must know it too
     except (ZoneInfoNotFoundError, ValueError, pytz.UnknownTimeZoneError):
         raise ConfigError(f"TIMEZONE {config['TIMEZONE']!r} is not an IANA time zone name") from None
-    for key in ("TRACK_RATE_LIMIT", "STATS_RATE_LIMIT"):
+    for key in ("TRACK_RATE_LIMIT", "STATS_RATE_LIMIT", "LOGIN_RATE_LIMIT"):
         try:
             parse_many(str(config[key]))
         except ValueError:

@@ -1,11 +1,12 @@
 """The dashboard: what is watched, server-rendered for people."""
 
-from flask import Blueprint, current_app, redirect, render_template, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
 from .clock import current_clock
 from .params import choice, text, whole_number
 from .services import overview, videos, views
 from .services.videos import SORTS, check_video_id
+from .web_session import logged_in
 
 bp = Blueprint("dashboard", __name__)
 
@@ -18,6 +19,14 @@ RANGES = ("7", "30", "90", "365")
 def thousands(number: int) -> str:
     """Write a count with thousands separators: 12,345."""
     return f"{number:,}"
+
+
+@bp.before_request
+def private_unless_public():
+    """With DASHBOARD_PUBLIC off, only a logged-in admin sees the pages."""
+    if not current_app.config["DASHBOARD_PUBLIC"] and not logged_in():
+        return redirect(url_for("admin.login", next=request.full_path.rstrip("?")))
+    return None
 
 
 @bp.get("/")

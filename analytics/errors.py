@@ -8,6 +8,7 @@ an <img> never shows a broken image.
 """
 
 import logging
+import time
 
 from flask import Flask, make_response, render_template, request
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
@@ -15,6 +16,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from .api import responses
+from .extensions import limiter
 from .services.errors import ServiceError
 
 log = logging.getLogger(__name__)
@@ -56,8 +58,14 @@ def _http_message(error: HTTPException) -> str:
     if error.code == 413:
         return f"The request body is larger than {request.max_content_length} bytes"
     if error.code == 429:
-        return f"Too many requests (limit: {error.description}); retry later"
+        return f"Too many requests (limit: {error.description}); try again in {_seconds_to_wait()} seconds"
     return error.description or error.name
+
+
+def _seconds_to_wait() -> int:
+    """Seconds until the limit that was hit lets this client through again."""
+    limit = limiter.current_limit
+    return max(1, int(limit.reset_at - time.time())) if limit else 60  # as Retry-After counts
 
 
 def on_service_error(error: ServiceError):

@@ -2,9 +2,13 @@
 
 import io
 
-from flask import Flask, request
+from flask import Flask, current_app, request
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
+
+
+# The admin page's CSV upload may be larger than any other body.
+LARGE_BODY_ENDPOINTS = {"admin.import_videos"}
 
 
 def reject_large_body() -> None:
@@ -14,6 +18,8 @@ def reject_large_body() -> None:
     Content-Length up front. A chunked body has no length, so it is read (at
     most one byte past the limit) and handed on as a buffer of known size.
     """
+    if request.endpoint in LARGE_BODY_ENDPOINTS:
+        request.max_content_length = current_app.config["IMPORT_MAX_CONTENT_LENGTH"]
     limit = request.max_content_length or 0
     length = request.content_length
     if length is not None:

@@ -1,5 +1,7 @@
 """Body size and rate limits, on every route."""
 
+import re
+
 import pytest
 
 from analytics.api.responses import PIXEL_GIF
@@ -56,6 +58,8 @@ def test_tracking_over_the_limit_is_429_with_retry_after(limited):
     assert response.json["code"] == "rate_limited"
     assert response.json["success"] is False
     assert 0 < int(response.headers["Retry-After"]) <= 60
+    wait = int(re.search(r"try again in (\d+) seconds", response.json["error"]).group(1))
+    assert abs(wait - int(response.headers["Retry-After"])) <= 1
     assert rows(limited, "SELECT views_total FROM videos") == [(3,)]
 
 

@@ -270,3 +270,36 @@ def test_the_demo_page_counts_a_play_and_shows_the_new_count(browser, server):
     wait_for_total(server, 3)
     page.wait_for_function("document.getElementById('views-total').textContent === '3'", timeout=10_000)
     page.close()
+
+
+def test_an_admin_logs_in_resets_today_through_the_confirmation_and_the_dashboard_shows_0(browser, server):
+    view(server, "trailer", 4)
+    page = browser.new_page()
+    page.goto(f"{server.url}/admin")
+    assert page.url.startswith(f"{server.url}/admin/login")
+    page.get_by_label("Admin token").fill("not the token")
+    page.get_by_role("button", name="Log in").click()
+    assert page.get_by_role("alert").inner_text() == "That is not the admin token."
+    page.get_by_label("Admin token").fill(ADMIN_TOKEN)
+    page.get_by_role("button", name="Log in").click()
+    assert page.url == f"{server.url}/admin"
+    assert "Videos 1" in " ".join(page.locator("table.status").inner_text().split())
+
+    page.get_by_role("link", name="Reset today's counters…").click()
+    assert page.locator("h1").inner_text() == "Reset today's counters?"
+    page.get_by_role("button", name="Yes, reset today's counters").click()
+    assert page.get_by_role("status").first.inner_text() == "Reset daily views for 1 videos."
+
+    page.get_by_role("link", name="Dashboard").first.click()
+    assert page.locator("[data-total=today]").inner_text() == "0"
+    assert page.locator("[data-total=all-time]").inner_text() == "4"
+    assert total_views(server) == 4
+
+    page.goto(f"{server.url}/admin")
+    page.get_by_role("textbox", name="Id").fill("launch")
+    page.get_by_role("textbox", name="Title").fill("Launch day")
+    page.get_by_role("button", name="Add").click()
+    assert page.get_by_role("status").first.inner_text() == "Added “Launch day” (launch)."
+    page.get_by_role("button", name="Log out").click()
+    assert page.url == f"{server.url}/admin/login"
+    page.close()

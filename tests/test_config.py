@@ -3,6 +3,7 @@
 import logging
 import multiprocessing
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -169,3 +170,13 @@ def test_a_zone_the_scheduler_cannot_use_stops_start_up(instance, zone):
 def test_a_backend_that_cannot_be_built_is_a_config_error_naming_the_key(instance, key, value):
     with pytest.raises(ConfigError, match=key):
         create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{instance}/a.db", key: value})
+
+
+def test_the_readme_and_the_config_module_list_every_key_with_its_default():
+    readme = (ROOT / "README.md").read_text()
+    table = dict(re.findall(r"^\| `([A-Z_]+)` \| `?([^|`]*?)`? \|", readme, flags=re.MULTILINE))
+    for key, default in config.DEFAULTS.items():
+        assert key in table, f"{key} is missing from the README's table"
+        assert key in config.__doc__, f"{key} is missing from the config module's table"
+        if default is not None and not isinstance(default, bool):
+            assert table[key] == str(default), f"{key}: README says {table[key]!r}, code {default!r}"

@@ -1,5 +1,6 @@
 """The dashboard pages, server-side: numbers, chart, table, video page, friendly errors."""
 
+import html
 import re
 from datetime import datetime, timezone
 
@@ -15,7 +16,7 @@ def view(client, video_id="intro", times=1):
 
 def text_of(response) -> str:
     """The page's text without tags or extra blanks, for reading like a person."""
-    return " ".join(re.sub(r"<[^>]+>", " ", response.get_data(as_text=True)).split())
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", response.get_data(as_text=True))).split())
 
 
 def test_the_root_sends_visitors_to_the_dashboard(client):

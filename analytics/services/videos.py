@@ -139,6 +139,19 @@ class ImportReport:
     bad_rows: list[tuple[int, str]] = field(default_factory=list)
 
 
+def csv_lines(data: bytes) -> list[str]:
+    """Split an uploaded CSV file into lines of text.
+
+    :raises InvalidInput: code invalid_csv, naming the first line that is not UTF-8.
+    """
+    try:
+        return data.decode("utf-8-sig").splitlines(keepends=True)
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise InvalidInput(f"line {line} is not UTF-8 text; save the file as UTF-8 and import it again",
+                           code="invalid_csv") from None
+
+
 def import_csv(lines: Iterable[str], clock: Clock, chunk_size: int = 500) -> ImportReport:
     """Add the videos of a CSV with columns id,title (a header row is optional).
 

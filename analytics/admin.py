@@ -1,0 +1,100 @@
+"""The admin page: log in with the admin token, reset counters, add and import videos."""
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+
+from . import scheduler, web_session
+from .clock import current_clock
+from .extensions import limiter
+from .services import resets, status, videos
+from .services.errors import ServiceError
+from .web_session import login_required
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+bp.before_request(web_session.check_csrf)
+
+RESETS = {
+    "daily": (resets.reset_daily, "today's counters", "daily"),
+    "monthly": (resets.reset_monthly, "this month's counters", "monthly"),
+}
+login_limit = limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"], scope="login")
+
+
+def _next_page() -> str:
+    """Where to go after logging in: a path on this site only."""
+    target = request.args.get("next", "")
+    return target if target.startswith("/") and not target.startswith("//") else url_for("admin.index")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@login_limit
+def login():
+    """Ask for the admin token and start an admin session."""
+    if request.method == "POST":
+        if web_session.log_in(request.form.get("token", "")):
+            return redirect(_next_page())
+        return render_template("admin/login.html", error="That is not the admin token."), 401
+    return render_template("admin/login.html", error=None)
+
+
+@bp.route("/logout", methods=["GET", "POST"])
+def logout():
+    """End the admin session."""
+    web_session.log_out()
+    flash("You are logged out.")
+    return redirect(url_for("admin.login"))
+
+
+def _index(status_code: int = 200, **form):
+    page = render_template(
+        "admin/index.html", scheduler=scheduler.status(current_app._get_current_object()),
+        storage=status.storage(), zone=current_app.config["TIMEZONE"], **form,
+    )
+    return page, status_code
+
+
+@bp.get("")
+@login_required
+def index():
+    """Show the status panel and the forms."""
+    return _index()
+
+
+@bp.route("/reset/<period>", methods=["GET", "POST"])
+@login_required
+def reset(period):
+    """Ask to confirm a reset; on confirmation, zero the counters."""
+    if period not in RESETS:
+        abort(404)
+    run, what, name = RESETS[period]
+    if request.method == "POST":
+        count = run(current_clock())
+        flash(f"Reset {name} views for {count} videos.")
+        return redirect(url_for("admin.index"))
+    return render_template("admin/confirm.html", period=period, what=what, videos=status.storage().videos)
+
+
+@bp.post("/videos")
+@login_required
+def add_video():
+    """Register a video from the form."""
+    video_id, title = request.form.get("id", "").strip(), request.form.get("title", "")
+    try:
+        video = videos.create_video(video_id, title, current_clock())
+    except ServiceError as error:
+        return _index(error.status, add_error=error.message, add_form={"id": video_id, "title": title})
+    flash(f"Added “{video['title']}” ({video['id']}).")
+    return redirect(url_for("admin.index"))
+
+
+@bp.post("/import")
+@login_required
+def import_videos():
+    """Add the videos of an uploaded CSV file (id,title) and report what happened."""
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        return _index(400, import_error="Choose a CSV file with the columns id,title.")
+    try:
+        report = videos.import_csv(videos.csv_lines(upload.read()), current_clock())
+    except ServiceError as error:
+        return _index(error.status, import_error=error.message)
+    return _index(import_report=report)

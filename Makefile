@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test bench clean browser
+.PHONY: run test bench screenshots clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ test: $(VENV)/.dev browser
 bench: $(VENV)/.dev
 	@command -v wrk >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; } >/dev/null
 	$(BIN)/python bench/http_bench.py $(BENCH_ARGS)
+
+# PNGs of the dashboard, a video page and the admin page, with demo data (docs/screenshots/).
+screenshots: $(VENV)/.dev browser
+	$(BIN)/python scripts/screenshots.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -2,9 +2,10 @@
 
 import click
 from flask import Flask
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from .clock import current_clock
+from .services import demo_data as demo
 from .services import resets, videos, views
 from .services.errors import InvalidInput, ServiceError
 
@@ -85,7 +86,18 @@ def reset_monthly() -> None:
     click.echo(f"Reset monthly views for {resets.reset_monthly(current_clock())} videos")
 
 
+@click.command("demo-data")
+@with_appcontext
+@click.option("--days", default=90, show_default=True, type=click.IntRange(1, 366), help="Days of history.")
+def demo_data(days: int) -> None:
+    """Add a few demo videos with plausible views over the last days (existing ones are kept)."""
+    report = demo.create(current_clock(), days=days)
+    click.echo(f"Added {report.videos_added} demo videos with {report.views_added} views"
+               f" ({report.videos_skipped} were there already)")
+
+
 def init_app(app: Flask) -> None:
     """Register the command groups."""
     app.cli.add_command(videos_cli)
     app.cli.add_command(analytics_cli)
+    app.cli.add_command(demo_data)

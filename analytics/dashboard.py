@@ -1,5 +1,8 @@
 """The dashboard: what is watched, server-rendered for people."""
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
 from .clock import current_clock
@@ -19,6 +22,13 @@ RANGES = ("7", "30", "90", "365")
 def thousands(number: int) -> str:
     """Write a count with thousands separators: 12,345."""
     return f"{number:,}"
+
+
+@bp.app_template_filter("local_time")
+def local_time(moment: str) -> str:
+    """Write an ISO 8601 UTC moment in the configured time zone, to the minute."""
+    local = datetime.fromisoformat(moment).astimezone(ZoneInfo(current_app.config["TIMEZONE"]))
+    return local.strftime("%Y-%m-%d %H:%M %Z")
 
 
 @bp.before_request

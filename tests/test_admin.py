@@ -195,7 +195,7 @@ def test_the_status_panel_shows_jobs_counts_and_size_with_failures_in_red(app, a
     html, page = response.get_data(as_text=True), text_of(response)
     assert re.search(r'<tr class="failed">\s*<th>Daily reset</th>', html)
     assert "failed : OperationalError: database is locked" in page
-    assert "last run 2026-03-01T00:00:00Z (catch-up): ok, 1 videos" in page
+    assert "last run 2026-03-01 00:00 UTC (catch-up): ok, 1 videos" in page
     assert "Videos 1" in page and "View log rows 1" in page
     assert re.search(r"Database size [\d.]+ kB", page)
 
@@ -210,3 +210,13 @@ def test_a_private_dashboard_needs_the_login_but_the_api_stays_open(make_app):
     assert client.get("/api/analytics/stats/intro").status_code == 200
     log_in(client)
     assert client.get("/dashboard").status_code == 200
+
+
+def test_the_status_panel_tells_times_in_the_configured_zone(make_app):
+    app = make_app(TIMEZONE="Europe/Paris")
+    with app.app_context():
+        job_runs.record("daily_reset", {"ran_at": datetime(2026, 3, 13, 23, 0, tzinfo=timezone.utc),
+                                        "trigger": "schedule", "outcome": "ok", "count": 0, "error": None})
+    client = app.test_client()
+    log_in(client)
+    assert "last run 2026-03-14 00:00 CET (schedule)" in text_of(client.get("/admin"))

@@ -1,7 +1,11 @@
 """The flask CLI commands, through the app's own test runner."""
 
 import pytest
+import sqlalchemy as sa
 
+from analytics.database import read_transaction
+from analytics.models import VideoViewLog
+from analytics.services import videos, views
 from conftest import add_video, rows
 
 
@@ -110,3 +114,34 @@ def test_import_of_a_file_that_is_not_utf8_names_the_line_and_imports_nothing(ap
     assert "line 3 is not UTF-8" in result.output
     assert "Traceback" not in result.output
     assert rows(app, "SELECT count(*) FROM videos") == [(0,)]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_demo_data_is_consistent_history_and_added_once(make_app, request, backend):
+    url = request.getfixturevalue("postgres_url") if backend == "postgresql" else None
+    app = make_app(**({"SQLALCHEMY_DATABASE_URI": url} if url else {}), TIMEZONE="Europe/Paris")
+    add_video(app, "launch-trailer", "Mine already")
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["demo-data", "--days", "60"])
+    assert result.exit_code == 0, result.output
+    assert "Added 5 demo videos" in result.output and "(1 were there already)" in result.output
+    assert rows(app, "SELECT title FROM videos WHERE id = 'launch-trailer'") == [("Mine already",)]
+    counters = dict((video_id, (total, today, month)) for video_id, total, today, month in rows(
+        app, "SELECT id, views_total, views_today, views_month FROM videos WHERE id <> 'launch-trailer'"))
+    logs = dict(rows(app, "SELECT video_id, count(*) FROM video_view_logs GROUP BY video_id"))
+    daily = {video_id: int(total) for video_id, total in
+             rows(app, "SELECT video_id, sum(views) FROM daily_views GROUP BY video_id")}
+    assert {video_id: values[0] for video_id, values in counters.items()} == logs == daily
+    assert rows(app, "SELECT count(DISTINCT day) FROM daily_views") == [(60,)]
+    clock = app.extensions["viewtally.clock"]
+    with app.app_context():
+        for video_id in counters:
+            stats = views.get_stats(video_id, clock)
+            month = sum(n for day, n in views.daily_views(video_id, 60, clock) if day >= clock.period().month)
+            assert (stats.views_today, stats.views_month) == (counters[video_id][1], month)
+        assert videos.list_videos(1, 10, "views_total", clock).total == 6
+    with app.app_context(), read_transaction() as connection:
+        latest = connection.scalar(sa.select(sa.func.max(VideoViewLog.viewed_at)))
+    assert latest <= clock.now()  # nothing from the future
+    again = runner.invoke(args=["demo-data", "--days", "60"])
+    assert "Added 0 demo videos with 0 views (6 were there already)" in again.output

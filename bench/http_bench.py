@@ -50,7 +50,7 @@ class Served:
             try:
                 requests.get(self.url, timeout=1)
                 return
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not listening, or workers still booting
                 time.sleep(0.1)
         self.stop()
         raise SystemExit(f"{app} did not start")

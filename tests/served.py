@@ -51,7 +51,7 @@ class Server:
             try:
                 if requests.get(f"{self.url}/healthz", timeout=2).status_code == 200:
                     return
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not listening, or workers still booting
                 pass
             time.sleep(0.1)
         raise RuntimeError(f"gunicorn did not come up:\n{self.output()}")

@@ -262,7 +262,7 @@ def test_the_dev_server_with_its_reloader_runs_one_scheduler(tmp_path):
                 try:
                     if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
                         break
-                except requests.ConnectionError:
+                except (requests.ConnectionError, requests.Timeout):
                     time.sleep(0.1)
             for _ in range(5):
                 health = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=10).json()

@@ -1,6 +1,7 @@
 """The admin page: log in with the admin token, reset counters, add and import videos."""
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from markupsafe import Markup
 
 from . import scheduler, web_session
 from .clock import current_clock
@@ -68,9 +69,16 @@ def reset(period):
     run, what, name = RESETS[period]
     if request.method == "POST":
         count = run(current_clock())
-        flash(f"Reset {name} views for {count} videos.")
+        flash(f"Reset {name} views for {count} {'video' if count == 1 else 'videos'}.")
         return redirect(url_for("admin.index"))
     return render_template("admin/confirm.html", period=period, what=what, videos=status.storage().videos)
+
+
+@bp.get("/videos")
+@bp.get("/import")
+def back_to_index():
+    """Send a reloaded form address back to the admin page."""
+    return redirect(url_for("admin.index"))
 
 
 @bp.post("/videos")
@@ -82,7 +90,9 @@ def add_video():
         video = videos.create_video(video_id, title, current_clock())
     except ServiceError as error:
         return _index(error.status, add_error=error.message, add_form={"id": video_id, "title": title})
-    flash(f"Added “{video['title']}” ({video['id']}).")
+    link = url_for("dashboard.video_page", video_id=video["id"])
+    flash(Markup("Added “{}” (<a href=\"{}\">{}</a>): its page has the snippet to embed.").format(
+        video["title"], link, video["id"]))
     return redirect(url_for("admin.index"))
 
 

@@ -141,13 +141,27 @@ def test_an_unknown_reset_is_a_404_page(admin_client):
 def test_adding_a_video_validates_and_says_what_is_wrong(app, admin_client):
     done = admin_client.post("/admin/videos", data={"csrf_token": admin_client.csrf, "id": "intro", "title": "Intro"})
     assert done.headers["Location"] == "/admin"
-    assert "Added “Intro” (intro)." in text_of(admin_client.get("/admin"))
+    after = admin_client.get("/admin")
+    assert "Added “Intro” ( intro ): its page has the snippet to embed." in text_of(after)
+    assert '<a href="/dashboard/videos/intro">intro</a>' in after.get_data(as_text=True)
     bad_id = admin_client.post("/admin/videos", data={"csrf_token": admin_client.csrf, "id": "no pe", "title": "X"})
     assert bad_id.status_code == 400 and "Invalid video id" in text_of(bad_id)
     assert 'value="no pe"' in bad_id.get_data(as_text=True)  # the form keeps what was typed
     twice = admin_client.post("/admin/videos", data={"csrf_token": admin_client.csrf, "id": "intro", "title": "Again"})
     assert twice.status_code == 409 and "intro" in text_of(twice)
     assert rows(app, "SELECT id, title FROM videos") == [("intro", "Intro")]
+
+
+def test_a_title_in_the_flash_message_is_escaped(admin_client):
+    admin_client.post("/admin/videos", data={"csrf_token": admin_client.csrf, "id": "x", "title": "<b>bold</b>"})
+    html = admin_client.get("/admin").get_data(as_text=True)
+    assert "<b>bold</b>" not in html and "&lt;b&gt;bold&lt;/b&gt;" in html
+
+
+def test_reloading_a_form_address_leads_back_to_the_admin_page(admin_client):
+    for path in ("/admin/videos", "/admin/import"):
+        response = admin_client.get(path)
+        assert (response.status_code, response.headers["Location"]) == (302, "/admin")
 
 
 def upload(client, content: bytes, name="videos.csv"):

@@ -289,7 +289,7 @@ def test_an_admin_logs_in_resets_today_through_the_confirmation_and_the_dashboar
     page.get_by_role("link", name="Reset today's counters…").click()
     assert page.locator("h1").inner_text() == "Reset today's counters?"
     page.get_by_role("button", name="Yes, reset today's counters").click()
-    assert page.get_by_role("status").first.inner_text() == "Reset daily views for 1 videos."
+    assert page.get_by_role("status").first.inner_text() == "Reset daily views for 1 video."
 
     page.get_by_role("link", name="Dashboard").first.click()
     assert page.locator("[data-total=today]").inner_text() == "0"
@@ -300,7 +300,10 @@ def test_an_admin_logs_in_resets_today_through_the_confirmation_and_the_dashboar
     page.get_by_role("textbox", name="Id").fill("launch")
     page.get_by_role("textbox", name="Title").fill("Launch day")
     page.get_by_role("button", name="Add").click()
-    assert page.get_by_role("status").first.inner_text() == "Added “Launch day” (launch)."
+    assert page.get_by_role("status").first.inner_text() == "Added “Launch day” (launch): its page has the snippet to embed."
+    page.set_viewport_size({"width": 375, "height": 740})  # on a phone: every value shows, nothing sticks out
+    assert page.locator("table.status td").first.is_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
     page.get_by_role("button", name="Log out").click()
     assert page.url == f"{server.url}/admin/login"
     page.close()

@@ -24,22 +24,26 @@ def test_the_root_sends_visitors_to_the_dashboard(client):
     assert (response.status_code, response.headers["Location"]) == (302, "/dashboard")
 
 
-def test_totals_show_today_month_and_all_time_with_their_change(app, client, clock):
+def test_totals_compare_with_the_periods_before_at_the_same_point(app, client, clock):
     add_video(app, "a")
     add_video(app, "b")
-    clock.set(datetime(2026, 2, 20, 12, tzinfo=timezone.utc))
-    view(client, "a", 4)  # last month
-    clock.set(datetime(2026, 3, 13, 12, tzinfo=timezone.utc))
-    view(client, "a", 2)  # yesterday
+    for moment, video_id, times in [
+        (datetime(2026, 2, 10, 9, tzinfo=timezone.utc), "a", 4),   # last month, before the 14th noon
+        (datetime(2026, 2, 20, 9, tzinfo=timezone.utc), "a", 5),   # last month, after
+        (datetime(2026, 3, 13, 8, tzinfo=timezone.utc), "a", 2),   # yesterday morning
+        (datetime(2026, 3, 13, 20, tzinfo=timezone.utc), "b", 3),  # yesterday evening
+        (datetime(2026, 3, 14, 11, tzinfo=timezone.utc), "b", 5),  # this morning
+    ]:
+        clock.set(moment)
+        view(client, video_id, times)
     clock.set(datetime(2026, 3, 14, 12, tzinfo=timezone.utc))
-    view(client, "a", 2)
-    view(client, "b", 3)
     page = text_of(client.get("/dashboard"))
-    assert "Today 5 +3 vs yesterday (2)" in page
-    assert "This month 7 +3 vs last month (4)" in page
-    assert "All time 11" in page
+    assert "Today 5 +3 vs yesterday by this time (2)" in page
+    assert "This month 10 +6 vs last month by this day (4)" in page
+    assert "All time 19" in page
     assert client.get("/api/analytics/totals").json["data"] == {
-        "viewsToday": 5, "viewsMonth": 7, "viewsTotal": 11, "viewsYesterday": 2, "viewsLastMonth": 4, "videos": 2,
+        "viewsToday": 5, "viewsMonth": 10, "viewsTotal": 19, "viewsYesterdayByNow": 2, "viewsLastMonthByNow": 4,
+        "videos": 2,
     }
 
 

@@ -57,7 +57,8 @@ def totals():
     """Answer the views across all videos today, this month and in all."""
     numbers = overview.totals(current_clock())
     return ok({"viewsToday": numbers.today, "viewsMonth": numbers.month, "viewsTotal": numbers.total,
-               "viewsYesterday": numbers.yesterday, "viewsLastMonth": numbers.last_month, "videos": numbers.videos})
+               "viewsYesterdayByNow": numbers.yesterday_by_now, "viewsLastMonthByNow": numbers.last_month_by_now,
+               "videos": numbers.videos})
 
 
 @bp.post("/analytics/reset/daily")

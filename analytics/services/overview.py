@@ -7,41 +7,51 @@ import sqlalchemy as sa
 
 from ..clock import Clock
 from ..database import read_transaction
-from ..models import DailyView, Video
+from ..models import DailyView, Video, VideoViewLog
 from .stamps import Stamps
 
 
 @dataclass(frozen=True)
 class Totals:
-    """Views across all videos. Today and this month come from the counters (a
-    reset zeroes them); yesterday and last month from the daily history."""
+    """Views across all videos.
+
+    Today and this month come from the counters (a reset zeroes them). The
+    comparisons come from the view log and stop at the same point of the
+    period: yesterday up to this time of day, last month up to this day and
+    hour, so a morning is never compared with a whole day.
+    """
 
     today: int
     month: int
     total: int
-    yesterday: int
-    last_month: int
+    yesterday_by_now: int
+    last_month_by_now: int
     videos: int
 
 
 def totals(clock: Clock) -> Totals:
-    """Return today's, this month's and all-time views, with yesterday's and last month's."""
-    stamps = Stamps.at(clock)
+    """Return today's, this month's and all-time views, and what the periods before had by now."""
+    now = clock.now()
+    stamps = Stamps.at(clock, now)
     today, month = stamps.current_views()
     period = stamps.period
-    yesterday = period.day - timedelta(days=1)
-    last_month = (period.month - timedelta(days=1)).replace(day=1)
+    day_start, month_start = clock.start_of(period.day), clock.start_of(period.month)
+    yesterday_start = clock.start_of(period.day - timedelta(days=1))
+    last_month_start = clock.start_of((period.month - timedelta(days=1)).replace(day=1))
+    logged = lambda start, end: sa.select(sa.func.count()).where(  # noqa: E731
+        VideoViewLog.viewed_at >= start, VideoViewLog.viewed_at < end).scalar_subquery()
     with read_transaction() as connection:
-        counters = connection.execute(sa.select(
-            sa.func.coalesce(sa.func.sum(today), 0), sa.func.coalesce(sa.func.sum(month), 0),
-            sa.func.coalesce(sa.func.sum(Video.views_total), 0), sa.func.count(),
+        row = connection.execute(sa.select(
+            sa.select(sa.func.coalesce(sa.func.sum(today), 0)).scalar_subquery(),
+            sa.select(sa.func.coalesce(sa.func.sum(month), 0)).scalar_subquery(),
+            sa.select(sa.func.coalesce(sa.func.sum(Video.views_total), 0)).scalar_subquery(),
+            logged(yesterday_start, min(yesterday_start + (now - day_start), day_start)),
+            logged(last_month_start, min(last_month_start + (now - month_start), month_start)),
+            sa.select(sa.func.count()).select_from(Video).scalar_subquery(),
         )).one()
-        history = connection.execute(sa.select(
-            sa.func.coalesce(sa.func.sum(sa.case((DailyView.day == yesterday, DailyView.views), else_=0)), 0),
-            sa.func.coalesce(sa.func.sum(sa.case((DailyView.day < period.month, DailyView.views), else_=0)), 0),
-        ).where(DailyView.day >= last_month, DailyView.day < period.day)).one()
-    return Totals(today=int(counters[0]), month=int(counters[1]), total=int(counters[2]), videos=counters[3],
-                  yesterday=int(history[0]), last_month=int(history[1]))
+    today_views, month_views, total, yesterday, last_month, videos = (int(value) for value in row)
+    return Totals(today=today_views, month=month_views, total=total, yesterday_by_now=yesterday,
+                  last_month_by_now=last_month, videos=videos)
 
 
 def views_per_day(days: int, clock: Clock, video_id: str | None = None) -> list[tuple[date, int]]:

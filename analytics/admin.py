@@ -1,11 +1,13 @@
 """The admin page: log in with the admin token, reset counters, add and import videos."""
 
+import re
+
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from markupsafe import Markup
 
 from . import scheduler, web_session
+from .auth import failed_token_limit
 from .clock import current_clock
-from .extensions import limiter
 from .services import resets, status, videos
 from .services.errors import ServiceError
 from .web_session import login_required
@@ -17,13 +19,17 @@ RESETS = {
     "daily": (resets.reset_daily, "today's counters", "daily"),
     "monthly": (resets.reset_monthly, "this month's counters", "monthly"),
 }
-login_limit = limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"], scope="login")
+login_limit = failed_token_limit(methods=["POST"])
+
+
+# A path on this site: no scheme, no host, no blanks or control characters a browser might drop.
+_LOCAL_PATH = re.compile(r"/(?![/\\])[A-Za-z0-9/_.~%!$&'()*+,;=:@?-]*")
 
 
 def _next_page() -> str:
     """Where to go after logging in: a path on this site only."""
     target = request.args.get("next", "")
-    return target if target.startswith("/") and not target.startswith("//") else url_for("admin.index")
+    return target if _LOCAL_PATH.fullmatch(target) else url_for("admin.index")
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -37,7 +43,15 @@ def login():
     return render_template("admin/login.html", error=None)
 
 
-@bp.route("/logout", methods=["GET", "POST"])
+@bp.get("/logout")
+def logout_page():
+    """Offer the logout button (logging out is a form post, so no other site can do it)."""
+    if not web_session.logged_in():
+        return redirect(url_for("admin.login"))
+    return render_template("admin/logout.html")
+
+
+@bp.post("/logout")
 def logout():
     """End the admin session."""
     web_session.log_out()

@@ -1,11 +1,13 @@
-"""The admin bearer token: required on admin endpoints, compared in constant time."""
+"""The admin bearer token: required on admin endpoints, compared in constant time, guesses limited."""
 
 import hmac
 from functools import wraps
 
 from flask import current_app, request
 
+from .extensions import limiter
 from .services.errors import ServiceError
+from .web_session import logged_in
 
 
 class AdminTokenRequired(ServiceError):
@@ -26,12 +28,36 @@ def token_matches(authorization: str, token: str) -> bool:
     return hmac.compare_digest(supplied.strip().encode(), token.encode())
 
 
+def failed_token_limit(**options):
+    """A rate limit on wrong admin tokens per client, shared by the login form and the API.
+
+    Only refused attempts count, so using the right token never uses the
+    budget up; after LOGIN_RATE_LIMIT misses the client waits, token or not.
+    """
+    return limiter.shared_limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], scope="admin-token",
+                                deduct_when=lambda response: response.status_code == 401, **options)
+
+
 def admin_required(view):
     """Refuse the view with 401 unless the request carries the admin token."""
 
     @wraps(view)
     def guarded(*args, **kwargs):
         if not token_matches(request.headers.get("Authorization", ""), current_app.config["ADMIN_TOKEN"]):
+            raise AdminTokenRequired()
+        return view(*args, **kwargs)
+
+    return failed_token_limit()(guarded)
+
+
+def dashboard_data(view):
+    """Open the view like the dashboard: to anyone, or with DASHBOARD_PUBLIC off only to the admin."""
+
+    @wraps(view)
+    def guarded(*args, **kwargs):
+        if not current_app.config["DASHBOARD_PUBLIC"] and not (
+            logged_in() or token_matches(request.headers.get("Authorization", ""), current_app.config["ADMIN_TOKEN"])
+        ):
             raise AdminTokenRequired()
         return view(*args, **kwargs)
 

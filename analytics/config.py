@@ -26,10 +26,11 @@ RATELIMIT_HEADERS_ENABLED   True                        send X-RateLimit-* and R
 RATELIMIT_SWALLOW_ERRORS    True                        a broken limiter storage lets requests through
 TRACK_RATE_LIMIT            120 per minute              views (POST and pixel together) per client
 STATS_RATE_LIMIT            600 per minute              stats reads (stats, daily, totals) per client
-LOGIN_RATE_LIMIT            5 per minute                admin login attempts per client
+LOGIN_RATE_LIMIT            5 per minute                wrong admin tokens per client (form and API)
 DASHBOARD_PUBLIC            True                        False: the dashboard needs the admin login
 IMPORT_MAX_CONTENT_LENGTH   2097152                     largest CSV upload on the admin page, bytes
 SESSION_COOKIE_SAMESITE     Lax                         SameSite of the admin's session cookie
+PERMANENT_SESSION_LIFETIME  43200                       seconds an admin login lasts
 SQLITE_SYNCHRONOUS          NORMAL                      NORMAL: a commit survives a crash of the
                                                         process; FULL: also of the machine (slower)
 MAX_CONTENT_LENGTH          16384                       largest request body in bytes; larger is 413
@@ -74,6 +75,7 @@ DEFAULTS: dict[str, object] = {
     "DASHBOARD_PUBLIC": True,
     "IMPORT_MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
     "SESSION_COOKIE_SAMESITE": "Lax",
+    "PERMANENT_SESSION_LIFETIME": 12 * 60 * 60,
     "SQLITE_SYNCHRONOUS": "NORMAL",
     "MAX_CONTENT_LENGTH": 16 * 1024,
     "CORS_ORIGINS": "*",
@@ -83,7 +85,8 @@ DEFAULTS: dict[str, object] = {
 
 _BOOLEANS = ("SCHEDULER_ENABLED", "RATELIMIT_ENABLED", "RATELIMIT_HEADERS_ENABLED",
              "RATELIMIT_SWALLOW_ERRORS", "DASHBOARD_PUBLIC")
-_COUNTS = ("STATS_CACHE_SECONDS", "MAX_CONTENT_LENGTH", "IMPORT_MAX_CONTENT_LENGTH", "TRUSTED_PROXIES")
+_COUNTS = ("STATS_CACHE_SECONDS", "MAX_CONTENT_LENGTH", "IMPORT_MAX_CONTENT_LENGTH", "TRUSTED_PROXIES",
+           "PERMANENT_SESSION_LIFETIME")
 _TEXTS = ("SECRET_KEY", "ADMIN_TOKEN")
 _SUPPORTED_DATABASES = ("sqlite", "postgresql")
 

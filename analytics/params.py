@@ -36,9 +36,9 @@ def choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
 def text(name: str, max_length: int) -> str:
     """Return query parameter `name` without surrounding blanks, or "" when absent.
 
-    :raises InvalidInput: code invalid_<name>, when longer than `max_length`.
+    :raises InvalidInput: code invalid_<name>, when longer than `max_length` or not printable.
     """
     raw = request.args.get(name, "").strip()
-    if len(raw) <= max_length:
+    if len(raw) <= max_length and raw.isprintable():
         return raw
-    raise InvalidInput(f"'{name}' must be at most {max_length} characters", code=f"invalid_{name}")
+    raise InvalidInput(f"'{name}' must be at most {max_length} printable characters", code=f"invalid_{name}")

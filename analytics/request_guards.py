@@ -6,8 +6,10 @@ from flask import Flask, current_app, request
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from .web_session import logged_in
 
-# The admin page's CSV upload may be larger than any other body.
+
+# The admin page's CSV upload may be larger than any other body, for a logged-in admin.
 LARGE_BODY_ENDPOINTS = {"admin.import_videos"}
 
 
@@ -18,7 +20,7 @@ def reject_large_body() -> None:
     Content-Length up front. A chunked body has no length, so it is read (at
     most one byte past the limit) and handed on as a buffer of known size.
     """
-    if request.endpoint in LARGE_BODY_ENDPOINTS:
+    if request.endpoint in LARGE_BODY_ENDPOINTS and logged_in():
         request.max_content_length = current_app.config["IMPORT_MAX_CONTENT_LENGTH"]
     limit = request.max_content_length or 0
     length = request.content_length

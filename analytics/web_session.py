@@ -6,6 +6,7 @@ The admin logs in with ADMIN_TOKEN, compared in constant time; the token
 itself is never stored in the cookie.
 """
 
+import hashlib
 import hmac
 import secrets
 from functools import wraps
@@ -36,13 +37,20 @@ class CsrfRejected(ServiceError):
         super().__init__("This form has expired or was not sent from this site. Reload the page and try again.")
 
 
+def _token_mark() -> str:
+    """A keyed fingerprint of the admin token: a new token ends every session made with the old one."""
+    token = (current_app.config["ADMIN_TOKEN"] or "").encode()
+    return hmac.new(current_app.config["SECRET_KEY"].encode(), token, hashlib.sha256).hexdigest()[:32]
+
+
 def log_in(token: str) -> bool:
     """Start an admin session if `token` is the admin token; tell whether it was."""
     expected = current_app.config["ADMIN_TOKEN"] or ""
     if not expected or not hmac.compare_digest(token.encode(), expected.encode()):
         return False
     session.clear()
-    session[_ADMIN] = True
+    session.permanent = True  # lasts PERMANENT_SESSION_LIFETIME, not forever
+    session[_ADMIN] = _token_mark()
     session[_CSRF] = secrets.token_urlsafe(32)  # a new session, a new token
     return True
 
@@ -52,7 +60,8 @@ def log_out() -> None:
 
 
 def logged_in() -> bool:
-    return session.get(_ADMIN) is True
+    mark = session.get(_ADMIN)
+    return isinstance(mark, str) and hmac.compare_digest(mark, _token_mark())
 
 
 def login_required(view):
@@ -81,6 +90,8 @@ def check_csrf() -> None:
     """
     if request.method != "POST":
         return
+    if request.endpoint == "admin.logout" and not logged_in():
+        return  # nothing to protect: the view just shows the login page
     sent = request.form.get(_CSRF, "")
     expected = session.get(_CSRF, "")
     if not expected or not hmac.compare_digest(sent.encode(), expected.encode()):

@@ -9,6 +9,7 @@ Serves the app with gunicorn on a fresh instance folder, fills it with
 import contextlib
 import io
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -38,7 +39,8 @@ def main() -> None:
         server = Server(folder, settings, threads=4)
         try:
             with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+                chromium = shutil.which("chromium") or "/usr/bin/chromium"
+                browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
                 page = browser.new_page(viewport={"width": 1100, "height": 800})
                 shots = [("dashboard", "/dashboard"), ("video", "/dashboard/videos/launch-trailer?days=90")]
                 for name, path in shots:

@@ -5,6 +5,12 @@
   var REFRESH_MS = 30000;
   var format = function (n) { return Number(n).toLocaleString("en-US"); };
 
+  function getJSON(url) {
+    return fetch(url, { headers: { Accept: "application/json" } })
+      .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); })
+      .then(function (body) { return body.data; });
+  }
+
   function fill(scope, data) {
     scope.querySelectorAll("[data-count]").forEach(function (cell) {
       var key = cell.getAttribute("data-count");
@@ -12,38 +18,60 @@
     });
   }
 
-  function getJSON(url) {
-    return fetch(url, { headers: { Accept: "application/json" } })
-      .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); })
-      .then(function (body) { return body.data; });
+  function fillTotals(data) {
+    document.querySelectorAll("[data-total]").forEach(function (cell) {
+      cell.textContent = format(data[cell.getAttribute("data-total")]);
+    });
+    document.querySelectorAll("[data-change-of]").forEach(function (line) {
+      var now = data[line.getAttribute("data-change-of")], before = data[line.getAttribute("data-before")];
+      var change = now - before;
+      line.className = "change " + (change > 0 ? "up" : change < 0 ? "down" : "same");
+      line.textContent = (change > 0 ? "+" : "") + format(change) + " vs " +
+        line.getAttribute("data-before-name") + " (" + format(before) + ")";
+    });
   }
 
   function refresh() {
-    document.querySelectorAll("[data-video-id]").forEach(function (scope) {
-      var id = scope.getAttribute("data-video-id");
-      getJSON("/api/analytics/stats/" + encodeURIComponent(id)).then(function (data) { fill(scope, data); }, function () {});
-    });
-    if (document.querySelector("[data-total]")) {
-      getJSON("/api/analytics/totals").then(function (data) {
-        var totals = { today: data.viewsToday, "this-month": data.viewsMonth, "all-time": data.viewsTotal };
-        document.querySelectorAll("[data-total]").forEach(function (cell) {
-          var key = cell.getAttribute("data-total");
-          if (key in totals) cell.textContent = format(totals[key]);
+    var ignore = function () {};
+    var table = document.querySelector("table[data-list]");
+    if (table) {  // one request for the whole table, the same page the server rendered
+      getJSON(table.getAttribute("data-list")).then(function (data) {
+        data.items.forEach(function (item) {
+          var row = table.querySelector('tr[data-video-id="' + CSS.escape(item.id) + '"]');
+          if (row) fill(row, item);
         });
-      }, function () {});
+      }, ignore);
     }
+    var video = document.querySelector("section[data-video-id]");
+    if (video) {
+      getJSON("/api/analytics/stats/" + encodeURIComponent(video.getAttribute("data-video-id")))
+        .then(function (data) { fill(video, data); }, ignore);
+    }
+    if (document.querySelector("[data-total]")) getJSON("/api/analytics/totals").then(fillTotals, ignore);
+  }
+
+  function copy(button) {
+    var code = document.getElementById(button.getAttribute("data-copy"));
+    var done = function (label) {
+      button.textContent = label;
+      setTimeout(function () { button.textContent = "Copy"; }, 2000);
+    };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(code.textContent).then(function () { done("Copied"); }, function () { done("Select and copy"); });
+      return;
+    }
+    var range = document.createRange();  // plain http: select the text and use the old command
+    range.selectNodeContents(code);
+    var selection = window.getSelection();
+    selection.removeAllRanges();
+    selection.addRange(range);
+    done(document.execCommand && document.execCommand("copy") ? "Copied" : "Press Ctrl+C");
   }
 
   document.querySelectorAll("[data-copy]").forEach(function (button) {
-    button.addEventListener("click", function () {
-      var text = document.getElementById(button.getAttribute("data-copy")).textContent;
-      navigator.clipboard.writeText(text).then(function () {
-        button.textContent = "Copied";
-        setTimeout(function () { button.textContent = "Copy"; }, 2000);
-      });
-    });
+    button.addEventListener("click", function () { copy(button); });
   });
 
   window.viewtallyDashboard = { refresh: refresh };
-  setInterval(refresh, REFRESH_MS);
+  setInterval(function () { if (!document.hidden) refresh(); }, REFRESH_MS);
 })();

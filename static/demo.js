@@ -28,7 +28,8 @@
       .then(function (body) {
         document.getElementById("views-today").textContent = body.data.viewsToday.toLocaleString("en-US");
         document.getElementById("views-total").textContent = body.data.viewsTotal.toLocaleString("en-US");
-      });
+      })
+      .catch(function () {});  // the counts stay as they were
   }
   video.addEventListener("play", function () { setTimeout(show, 500); });
 })();

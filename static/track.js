@@ -2,7 +2,7 @@
    on its first play, or once data-viewtally-min-seconds have really been watched. */
 (function (w, d) {
   "use strict";
-  if (w.viewtally) return;
+  if (w.viewtally && w.viewtally.track) return;
   var me = d.currentScript;
   var base = new URL(me ? me.src : "/", location.href).origin;
 
@@ -18,7 +18,7 @@
     if (video.viewtally) return;
     video.viewtally = true;
     var id = video.getAttribute("data-viewtally-id");
-    var need = parseFloat(video.getAttribute("data-viewtally-min-seconds")) || 0;
+    var need = Math.max(0, parseFloat(video.getAttribute("data-viewtally-min-seconds")) || 0);
     var watched = 0, last = null, counted = false;
     function count() {
       if (!counted) { counted = true; track(id); }

@@ -71,6 +71,10 @@ def test_the_session_cookie_is_httponly_lax_and_secure_over_https(app):
     ("/dashboard?sort=views_today", "/dashboard?sort=views_today"),
     ("//evil.example/", "/admin"),
     ("https://evil.example/", "/admin"),
+    ("/\t/evil.example", "/admin"),  # a browser drops the tab and reads //evil.example
+    ("/\\evil.example", "/admin"),
+    ("/\n/x", "/admin"),  # a newline must not break the header either
+    ("/\r\nSet-Cookie: x=1", "/admin"),
 ])
 def test_after_login_the_admin_goes_back_only_to_this_site(client, target, landing):
     token = csrf_of(client.get("/admin/login"))
@@ -90,6 +94,50 @@ def test_login_attempts_are_rate_limited_with_a_page_that_says_when(make_app):
     wait = int(re.search(r"try again in (\d+) seconds", text_of(response)).group(1))
     assert 0 < wait <= 60 and abs(wait - int(response.headers["Retry-After"])) <= 1
     assert client.get("/admin/login").status_code == 200  # only posting is limited
+
+
+def test_guessing_the_token_is_limited_across_the_form_and_the_api(make_app):
+    client = make_app(LOGIN_RATE_LIMIT="3 per minute").test_client()
+    right = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    assert client.post("/api/analytics/reset/daily", headers=right).status_code == 200  # costs nothing
+    token = csrf_of(client.get("/admin/login"))
+    assert client.post("/admin/login", data={"csrf_token": token, "token": "guess-1"}).status_code == 401
+    statuses = [client.post("/api/analytics/reset/daily", headers={"Authorization": f"Bearer guess-{n}"}).status_code
+                for n in range(2, 4)]
+    assert statuses == [401, 401]
+    refused = client.post("/api/analytics/reset/daily", headers={"Authorization": "Bearer guess-4"})
+    assert (refused.status_code, refused.json["code"]) == (429, "rate_limited")
+    assert client.post("/admin/login", data={"csrf_token": token, "token": ADMIN_TOKEN}).status_code == 429
+
+
+def test_a_new_admin_token_ends_the_sessions_made_with_the_old_one(make_app):
+    client = make_app().test_client()
+    log_in(client)
+    cookie = client.get_cookie("session").value
+    assert client.get("/admin").status_code == 200
+    rotated = make_app(ADMIN_TOKEN="a-brand-new-admin-token-0123456789").test_client()
+    rotated.set_cookie("session", cookie)
+    assert rotated.get("/admin").status_code == 302
+
+
+def test_the_session_cookie_expires(app):
+    client = app.test_client()
+    token = csrf_of(client.get("/admin/login"))
+    cookie = client.post("/admin/login", data={"csrf_token": token, "token": ADMIN_TOKEN}).headers["Set-Cookie"]
+    assert "Expires=" in cookie
+
+
+def test_logging_out_takes_a_form_post(admin_client):
+    page = admin_client.get("/admin/logout")
+    assert page.status_code == 200 and "Log out?" in text_of(page)
+    assert admin_client.get("/admin").status_code == 200  # a link or an <img> cannot log the admin out
+    assert admin_client.post("/admin/logout").status_code == 400
+    assert admin_client.get("/admin").status_code == 200
+
+
+def test_logging_out_without_a_session_just_shows_the_login(client):
+    assert client.post("/admin/logout").headers["Location"] == "/admin/login"
+    assert client.get("/admin/logout").headers["Location"] == "/admin/login"
 
 
 def test_logging_out_ends_the_session(admin_client):
@@ -179,6 +227,21 @@ def test_importing_a_csv_reports_added_skipped_and_bad_rows(app, admin_client):
     assert rows(app, "SELECT id FROM videos ORDER BY id") == [("new-1",), ("new-2",), ("old",)]
 
 
+def test_a_csv_row_too_long_to_read_is_a_bad_row(app, admin_client):
+    response = upload(admin_client, b"ok-1,First\nbig," + b"a" * 200_000 + b"\nok-2,Second\n")
+    assert response.status_code == 200
+    page = text_of(response)
+    assert "Added 2, skipped 0 existing, 1 bad rows." in page and "line 2: not a CSV row" in page
+
+
+def test_only_a_logged_in_admin_may_send_a_large_upload(client):
+    token = csrf_of(client.get("/admin/login"))
+    big = b"x" * (20 * 1024)
+    response = client.post("/admin/import", content_type="multipart/form-data",
+                           data={"csrf_token": token, "file": (io.BytesIO(big), "videos.csv")})
+    assert response.status_code == 413
+
+
 def test_a_csv_larger_than_other_bodies_may_be_imported(app, admin_client):
     content = "".join(f"video-{n:05},Video number {n}\n" for n in range(2000)).encode()
     assert len(content) > 16 * 1024
@@ -214,16 +277,20 @@ def test_the_status_panel_shows_jobs_counts_and_size_with_failures_in_red(app, a
     assert re.search(r"Database size [\d.]+ kB", page)
 
 
-def test_a_private_dashboard_needs_the_login_but_the_api_stays_open(make_app):
+def test_a_private_dashboard_needs_the_login_and_so_do_its_lists(make_app):
     app = make_app(DASHBOARD_PUBLIC=False)
     add_video(app)
     client = app.test_client()
     for path in ("/dashboard", "/dashboard/videos/intro", "/demo"):
         response = client.get(path)
         assert response.status_code == 302 and response.headers["Location"].startswith("/admin/login?next=")
-    assert client.get("/api/analytics/stats/intro").status_code == 200
+    for path in ("/api/videos", "/api/analytics/totals"):  # what the dashboard shows, in JSON
+        assert client.get(path).status_code == 401
+        assert client.get(path, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}).status_code == 200
+    assert client.get("/api/analytics/stats/intro").status_code == 200  # players still read their counts
     log_in(client)
-    assert client.get("/dashboard").status_code == 200
+    for path in ("/dashboard", "/api/videos", "/api/analytics/totals"):
+        assert client.get(path).status_code == 200
 
 
 def test_the_status_panel_tells_times_in_the_configured_zone(make_app):

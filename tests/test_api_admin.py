@@ -143,7 +143,7 @@ def test_listing_sorts_by_current_counts_not_stale_ones(app, client, clock, admi
     "query, code",
     [("page=0", "invalid_page"), ("page=x", "invalid_page"), ("per_page=0", "invalid_per_page"),
      ("per_page=101", "invalid_per_page"), ("sort=title", "invalid_sort"), ("sort=", "invalid_sort"),
-     ("q=" + "x" * 101, "invalid_q")],
+     ("q=" + "x" * 101, "invalid_q"), ("q=a%00b", "invalid_q")],
 )
 def test_listing_refuses_bad_parameters(client, query, code):
     response = client.get(f"/api/videos?{query}")

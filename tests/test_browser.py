@@ -124,7 +124,7 @@ def test_the_dashboard_reads_sorts_searches_and_refreshes(browser, server):
     page = browser.new_page()
     page.goto(server.url)  # / leads to the dashboard
     assert page.url == f"{server.url}/dashboard"
-    assert page.locator("[data-total=today]").inner_text() == "8"
+    assert page.locator("[data-total=viewsToday]").inner_text() == "8"
     assert page.locator("svg rect").count() == 30
     rows = lambda: page.locator("tbody tr").evaluate_all("rows => rows.map(r => r.dataset.videoId)")  # noqa: E731
     assert rows() == ["behind", "trailer"]
@@ -141,7 +141,8 @@ def test_the_dashboard_reads_sorts_searches_and_refreshes(browser, server):
 
     view(server, "behind", 1)  # the script refreshes the numbers in place every 30 s
     page.evaluate("window.viewtallyDashboard.refresh()")
-    page.wait_for_function("document.querySelector('[data-total=today]').textContent === '13'", timeout=10_000)
+    page.wait_for_function("document.querySelector('[data-total=viewsToday]').textContent === '13'", timeout=10_000)
+    assert page.locator("[data-change-of=viewsToday]").inner_text() == "+13 vs yesterday by this time (0)"
     assert page.locator("tr[data-video-id=behind] [data-count=viewsToday]").inner_text() == "6"
     page.get_by_role("link", name="Behind the scenes").click()
     assert page.locator("h1").inner_text() == "Behind the scenes"
@@ -156,7 +157,7 @@ def test_the_dashboard_works_without_javascript_on_a_dark_phone(browser, server)
                                   viewport={"width": 375, "height": 740})
     page = context.new_page()
     page.goto(f"{server.url}/dashboard")
-    assert page.locator("[data-total=today]").inner_text() == "2"
+    assert page.locator("[data-total=viewsToday]").inner_text() == "2"
     assert page.locator("tbody tr").count() == 2
     assert page.locator("svg rect").count() == 30
     assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(20, 24, 31)"
@@ -230,7 +231,7 @@ def test_the_snippet_counts_one_view_per_video_per_page_load(browser, server, ot
 
 def test_videos_added_later_are_counted_and_a_page_without_videos_has_no_errors(browser, server, other_site):
     folder, address = other_site
-    (folder / "empty.html").write_text(f"""<!doctype html><html><head><link rel="icon" href="data:,"></head><body><p>No video here.</p>
+    (folder / "empty.html").write_text(f"""<!doctype html><html><head><link rel="icon" href="data:,"></head><body><p id="viewtally">No video here.</p>
   <script src="{server.url}/static/track.js"></script></body></html>""")
     page = browser.new_page()
     problems = []
@@ -292,8 +293,8 @@ def test_an_admin_logs_in_resets_today_through_the_confirmation_and_the_dashboar
     assert page.get_by_role("status").first.inner_text() == "Reset daily views for 1 video."
 
     page.get_by_role("link", name="Dashboard").first.click()
-    assert page.locator("[data-total=today]").inner_text() == "0"
-    assert page.locator("[data-total=all-time]").inner_text() == "4"
+    assert page.locator("[data-total=viewsToday]").inner_text() == "0"
+    assert page.locator("[data-total=viewsTotal]").inner_text() == "4"
     assert total_views(server) == 4
 
     page.goto(f"{server.url}/admin")

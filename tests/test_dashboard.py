@@ -109,6 +109,13 @@ def test_the_table_shows_fifty_videos_a_page(app, client):
     assert "Page 2 of 2" in second and 'rel="prev"' in second
 
 
+def test_a_page_past_the_last_says_so_and_links_to_the_first(app, client):
+    add_video(app)
+    page = text_of(client.get("/dashboard?page=7&sort=views_today"))
+    assert "There is no page 7: the videos fill 1 page. Go to the first page ." in page
+    assert 'href="/dashboard?sort=views_today"' in client.get("/dashboard?page=7&sort=views_today").get_data(as_text=True)
+
+
 def test_numbers_have_thousands_separators(app, client):
     add_video(app)
     run_sql(app, "UPDATE videos SET views_total = 1234567")
@@ -154,6 +161,8 @@ def test_the_video_page_shows_numbers_chart_ranges_and_snippets(app, client, clo
     ("/dashboard?page=0", 400),
     ("/dashboard?sort=title", 400),
     ("/dashboard?q=" + "x" * 101, 400),
+    ("/dashboard?q=a%00b", 400),
+    ("/dashboard?q=%0a", 200),  # blanks around a search are trimmed
 ])
 def test_bad_addresses_get_a_friendly_page(app, client, url, status):
     add_video(app)

@@ -2,7 +2,7 @@
 
 from flask import current_app, request
 
-from ..auth import admin_required
+from ..auth import admin_required, dashboard_data
 from ..clock import current_clock
 from ..extensions import limiter
 from ..params import whole_number
@@ -53,6 +53,7 @@ def daily_stats(video_id):
 
 @bp.get("/analytics/totals")
 @stats_limit
+@dashboard_data
 def totals():
     """Answer the views across all videos today, this month and in all."""
     numbers = overview.totals(current_clock())

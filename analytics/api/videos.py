@@ -2,12 +2,13 @@
 
 from flask import request
 
-from ..auth import admin_required
+from ..auth import admin_required, dashboard_data
 from ..clock import current_clock
 from ..services import videos
 from ..services.errors import InvalidInput
-from . import bp
 from ..params import choice, text, whole_number
+from . import bp
+from .analytics import stats_limit
 from .responses import ok, video_json
 
 
@@ -27,6 +28,8 @@ def create_video():
 
 
 @bp.get("/videos")
+@stats_limit
+@dashboard_data
 def list_videos():
     """List videos with their counts, a page at a time."""
     page = videos.list_videos(

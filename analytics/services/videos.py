@@ -161,7 +161,14 @@ def import_csv(lines: Iterable[str], clock: Clock, chunk_size: int = 500) -> Imp
     report = ImportReport()
     reader = csv.reader(lines)
     chunk: list[dict] = []
-    for fields in reader:
+    while True:
+        try:
+            fields = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as error:  # e.g. a field over the csv module's size limit: that row is bad
+            report.bad_rows.append((reader.line_num, f"not a CSV row ({error})"))
+            continue
         line = reader.line_num
         if not fields or (line == 1 and [f.strip().lower() for f in fields] == ["id", "title"]):
             continue

@@ -172,6 +172,16 @@ def test_a_reset_without_the_csrf_token_changes_nothing(app, admin_client):
     assert rows(app, "SELECT views_today FROM videos") == [(1,)]
 
 
+@pytest.mark.parametrize("path", ["/admin/videos", "/admin/import"])
+def test_forms_without_the_csrf_token_change_nothing(app, admin_client, path):
+    for token in (None, "forged"):
+        data = {"id": "sneaky", "title": "Sneaky", "file": (io.BytesIO(b"sneaky,Sneaky\n"), "v.csv")}
+        if token:
+            data["csrf_token"] = token
+        assert admin_client.post(path, data=data, content_type="multipart/form-data").status_code == 400
+    assert rows(app, "SELECT count(*) FROM videos") == [(0,)]
+
+
 def test_resets_and_forms_need_the_login(app, client):
     add_video(app)
     client.post("/api/analytics/view/intro")

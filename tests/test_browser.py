@@ -338,3 +338,18 @@ def test_a_new_user_adds_a_video_embeds_the_snippet_plays_it_and_sees_the_view(b
     page.goto(f"{server.url}/dashboard")
     assert page.locator("tr[data-video-id=my-first-video] [data-count=viewsToday]").inner_text() == "1"
     page.close()
+
+
+def test_without_send_beacon_the_snippet_falls_back_to_fetch(browser, server, other_site):
+    folder, address = other_site
+    (folder / "old.html").write_text(f"""<!doctype html><html><head><link rel="icon" href="data:,"></head><body>
+  <video class="canvas" data-viewtally-id="trailer" muted></video><script>{CANVAS_STREAM}</script>
+  <script src="{server.url}/static/track.js"></script></body></html>""")
+    context = browser.new_context()
+    context.add_init_script("delete Navigator.prototype.sendBeacon")
+    page = context.new_page()
+    page.goto(f"{address}/old.html")
+    assert page.evaluate("typeof navigator.sendBeacon") == "undefined"
+    page.locator("video").evaluate("video => video.play()")
+    wait_for_total(server, 1)
+    context.close()

@@ -15,10 +15,7 @@ from .web_session import login_required
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 bp.before_request(web_session.check_csrf)
 
-RESETS = {
-    "daily": (resets.reset_daily, "today's counters", "daily"),
-    "monthly": (resets.reset_monthly, "this month's counters", "monthly"),
-}
+RESETS = {"daily": (resets.reset_daily, "today's counters"), "monthly": (resets.reset_monthly, "this month's counters")}
 login_limit = failed_token_limit(methods=["POST"])
 
 
@@ -80,12 +77,12 @@ def reset(period):
     """Ask to confirm a reset; on confirmation, zero the counters."""
     if period not in RESETS:
         abort(404)
-    run, what, name = RESETS[period]
+    run, what = RESETS[period]
     if request.method == "POST":
         count = run(current_clock())
-        flash(f"Reset {name} views for {count} {'video' if count == 1 else 'videos'}.")
+        flash(f"Reset {period} views for {count} {'video' if count == 1 else 'videos'}.")
         return redirect(url_for("admin.index"))
-    return render_template("admin/confirm.html", period=period, what=what, videos=status.storage().videos)
+    return render_template("admin/confirm.html", period=period, what=what, videos=status.video_count())
 
 
 @bp.get("/videos")

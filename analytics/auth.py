@@ -38,12 +38,16 @@ def failed_token_limit(**options):
                                 deduct_when=lambda response: response.status_code == 401, **options)
 
 
+def _carries_admin_token() -> bool:
+    return token_matches(request.headers.get("Authorization", ""), current_app.config["ADMIN_TOKEN"])
+
+
 def admin_required(view):
     """Refuse the view with 401 unless the request carries the admin token."""
 
     @wraps(view)
     def guarded(*args, **kwargs):
-        if not token_matches(request.headers.get("Authorization", ""), current_app.config["ADMIN_TOKEN"]):
+        if not _carries_admin_token():
             raise AdminTokenRequired()
         return view(*args, **kwargs)
 
@@ -55,9 +59,7 @@ def dashboard_data(view):
 
     @wraps(view)
     def guarded(*args, **kwargs):
-        if not current_app.config["DASHBOARD_PUBLIC"] and not (
-            logged_in() or token_matches(request.headers.get("Authorization", ""), current_app.config["ADMIN_TOKEN"])
-        ):
+        if not current_app.config["DASHBOARD_PUBLIC"] and not (logged_in() or _carries_admin_token()):
             raise AdminTokenRequired()
         return view(*args, **kwargs)
 

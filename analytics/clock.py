@@ -58,9 +58,9 @@ class Clock:
         """
         return datetime.combine(day, time(0), tzinfo=self.tz).astimezone(timezone.utc)
 
-    def next_day_start(self, moment: datetime | None = None) -> datetime:
-        """Return when the local day after `moment` (default: now) begins, in UTC."""
-        now = moment or self.now()
+    def next_day_start(self) -> datetime:
+        """Return when the next local day begins, in UTC."""
+        now = self.now()
         tomorrow = self.period(now).next_day
         start = self.start_of(tomorrow)
         if start <= now:  # a DST change set the clock back across midnight: 00:00 comes again

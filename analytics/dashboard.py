@@ -1,15 +1,14 @@
 """The dashboard: what is watched, server-rendered for people."""
 
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, url_for
 
 from .clock import current_clock
 from .params import choice, text, whole_number
-from .services import overview, videos, views
+from .services import overview, videos
 from .services.videos import SORTS, check_video_id
-from .web_session import logged_in
+from .web_session import logged_in, to_login
 
 bp = Blueprint("dashboard", __name__)
 
@@ -27,7 +26,7 @@ def thousands(number: int) -> str:
 @bp.app_template_filter("local_time")
 def local_time(moment: str) -> str:
     """Write an ISO 8601 UTC moment in the configured time zone, to the minute."""
-    local = datetime.fromisoformat(moment).astimezone(ZoneInfo(current_app.config["TIMEZONE"]))
+    local = datetime.fromisoformat(moment).astimezone(current_clock().tz)
     return local.strftime("%Y-%m-%d %H:%M %Z")
 
 
@@ -35,7 +34,7 @@ def local_time(moment: str) -> str:
 def private_unless_public():
     """With DASHBOARD_PUBLIC off, only a logged-in admin sees the pages."""
     if not current_app.config["DASHBOARD_PUBLIC"] and not logged_in():
-        return redirect(url_for("admin.login", next=request.full_path.rstrip("?")))
+        return to_login()
     return None
 
 
@@ -69,7 +68,7 @@ def video_page(video_id):
     video = videos.get_video(check_video_id(video_id), clock)
     return render_template(
         "dashboard/video.html",
-        video=video, per_day=views.daily_views(video["id"], days, clock),
+        video=video, per_day=overview.views_per_day(days, clock, video["id"]),  # get_video checked the id
         days=days, ranges=RANGES, zone=current_app.config["TIMEZONE"],
     )
 

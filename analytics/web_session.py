@@ -64,13 +64,18 @@ def logged_in() -> bool:
     return isinstance(mark, str) and hmac.compare_digest(mark, _token_mark())
 
 
+def to_login():
+    """Redirect to the login page, which sends the admin back here afterwards."""
+    return redirect(url_for("admin.login", next=request.full_path.rstrip("?")))
+
+
 def login_required(view):
     """Send a visitor without an admin session to the login page, and back afterwards."""
 
     @wraps(view)
     def guarded(*args, **kwargs):
         if not logged_in():
-            return redirect(url_for("admin.login", next=request.full_path.rstrip("?")))
+            return to_login()
         return view(*args, **kwargs)
 
     return guarded

@@ -11,6 +11,7 @@ scheduled reset zeroes it.
 """
 
 from datetime import date, datetime, timedelta
+from functools import cached_property
 
 import sqlalchemy as sa
 
@@ -23,22 +24,35 @@ LATE_VIEW_WINDOW = timedelta(minutes=5)
 
 
 class Stamps:
-    """The rule as of one moment, as Python tests and SQL expressions."""
+    """The rule as of one moment, as Python tests and SQL expressions (built when first asked for)."""
 
     def __init__(self, period: Period, late_views: bool):
         self.period = period
         self.late_views = late_views
-        self.late_day = Video.period_day == period.next_day if late_views else sa.false()
-        self.late_month = sa.and_(self.late_day, Video.period_month == period.next_month)
-        self.day = sa.or_(Video.period_day == period.day, self.late_day)
-        self.month = sa.or_(Video.period_month == period.month, self.late_month)
 
     @classmethod
     def at(cls, clock: Clock, moment: datetime | None = None) -> "Stamps":
         """Return the rule as of `moment` (default: now) on `clock`."""
         moment = moment or clock.now()
-        near_midnight = clock.next_day_start(moment) - moment <= LATE_VIEW_WINDOW
-        return cls(clock.period(moment), late_views=near_midnight)
+        period = clock.period(moment)
+        # Near midnight: the next local day begins within the window.
+        return cls(period, late_views=clock.period(moment + LATE_VIEW_WINDOW).day != period.day)
+
+    @cached_property
+    def late_day(self):
+        return Video.period_day == self.period.next_day if self.late_views else sa.false()
+
+    @cached_property
+    def late_month(self):
+        return sa.and_(self.late_day, Video.period_month == self.period.next_month)
+
+    @cached_property
+    def day(self):
+        return sa.or_(Video.period_day == self.period.day, self.late_day)
+
+    @cached_property
+    def month(self):
+        return sa.or_(Video.period_month == self.period.month, self.late_month)
 
     def current(self, period_day: date, period_month: date) -> tuple[bool, bool]:
         """Tell whether a day counter and a month counter with these stamps are current."""

@@ -22,10 +22,19 @@ class Storage:
 def storage() -> Storage:
     """Count the rows of each table and measure the database."""
     with read_transaction() as connection:
-        count = lambda table: connection.scalar(sa.select(sa.func.count()).select_from(table))  # noqa: E731
-        videos, logs, daily = count(Video), count(VideoViewLog), count(DailyView)
+        videos, logs, daily = (_count(connection, table) for table in (Video, VideoViewLog, DailyView))
         size = _database_bytes(connection)
     return Storage(videos=videos, view_logs=logs, daily_rows=daily, database_bytes=size)
+
+
+def video_count() -> int:
+    """Count the videos."""
+    with read_transaction() as connection:
+        return _count(connection, Video)
+
+
+def _count(connection, table) -> int:
+    return connection.scalar(sa.select(sa.func.count()).select_from(table))
 
 
 def _database_bytes(connection) -> int | None:

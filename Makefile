@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test bench screenshots clean browser
+.PHONY: run test bench screenshots clean browser axe
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,16 @@ browser:
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >/dev/null \
 	  || echo "Could not install chromium; the browser tests will be skipped."; }
 
-test: $(VENV)/.dev browser
+# The browser tests check every page with axe-core, pinned in package-lock.json; npm ci installs
+# it into node_modules/ once, and again when the lock file changes.
+axe: node_modules/.package-lock.json
+
+node_modules/.package-lock.json: package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "npm is missing: the accessibility tests will be skipped (in CI they fail)."; exit 0; }; \
+	echo "Installing axe-core with npm ci for the accessibility tests…"; \
+	npm ci --no-audit --no-fund --loglevel=error || echo "npm ci failed; the accessibility tests will be skipped (in CI they fail)."
+
+test: $(VENV)/.dev browser axe
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Requests per second of the hot routes against bare Flask, measured in one run.
@@ -42,4 +51,4 @@ screenshots: $(VENV)/.dev browser
 	$(BIN)/python scripts/screenshots.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache node_modules

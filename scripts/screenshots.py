@@ -21,6 +21,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from playwright.sync_api import sync_playwright  # noqa: E402
 
 from served import Server  # noqa: E402
+from user_agent import desktop_user_agent  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
 TOKEN = "screenshot-admin-token-0123456789"
@@ -41,7 +42,9 @@ def main() -> None:
             with sync_playwright() as playwright:
                 chromium = shutil.which("chromium") or "/usr/bin/chromium"
                 browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-                page = browser.new_page(viewport={"width": 1100, "height": 800})
+                # As in the browser tests: not "HeadlessChrome", which the bot filter refuses to count.
+                page = browser.new_page(viewport={"width": 1100, "height": 800},
+                                        user_agent=desktop_user_agent(browser.version))
                 shots = [("dashboard", "/dashboard"), ("video", "/dashboard/videos/launch-trailer?days=90")]
                 for name, path in shots:
                     page.goto(server.url + path)

@@ -1,4 +1,4 @@
-"""A real browser on a video site's page: the pixel counts, fetch reads the counts, errors are pages."""
+"""A real browser on a video site's page: the pixel counts, fetch reads the counts, errors are pages, axe passes."""
 
 import http.server
 import os
@@ -11,16 +11,38 @@ import pytest
 import requests
 
 from conftest import ADMIN_TOKEN
-from served import Server, free_port
+from served import ROOT, Server, free_port
+from user_agent import desktop_user_agent
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+# axe-core, pinned in package-lock.json; make test installs it with npm ci.
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+WCAG_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+
+def never_skip() -> bool:
+    """Tell whether a missing browser or tool must fail the test (CI) rather than skip it."""
+    return os.environ.get("REQUIRE_SERVICES") == "1" or os.environ.get("CI") == "true"
+
+
+# Headless Chromium says "HeadlessChrome" in its user agent, and the bot filter refuses to count
+# views from it. The filter stays on in these tests: every page they open passes for desktop
+# Chrome on Linux instead, so open pages and contexts with new_page and new_context below.
+def new_page(browser, **options):
+    """Open a page, in a context of its own, that passes for desktop Chrome."""
+    return browser.new_page(user_agent=desktop_user_agent(browser.version), **options)
+
+
+def new_context(browser, **options):
+    """Open a browser context that passes for desktop Chrome."""
+    return browser.new_context(user_agent=desktop_user_agent(browser.version), **options)
 
 
 @pytest.fixture(scope="module")
 def browser():
     if not os.path.exists(CHROMIUM):
-        if os.environ.get("REQUIRE_SERVICES") == "1" or os.environ.get("CI") == "true":
+        if never_skip():
             pytest.fail(f"Chromium is not at {CHROMIUM} and make test could not install it with apt "
                         "(see its output); in CI a browser test never skips")
         pytest.skip("Chromium is not installed (make test installs it with apt)")
@@ -81,7 +103,7 @@ def video_site(server, other_site):
 
 
 def test_a_page_with_the_pixel_counts_its_view_and_shows_the_count(browser, server, video_site):
-    page = browser.new_page()
+    page = new_page(browser)
     page.goto(video_site)
     page.wait_for_function("document.getElementById('views').textContent === '1'", timeout=10_000)
     assert page.evaluate("document.getElementById('pixel').naturalWidth") == 1
@@ -92,8 +114,17 @@ def test_a_page_with_the_pixel_counts_its_view_and_shows_the_count(browser, serv
     page.close()
 
 
+def test_the_browser_passes_for_desktop_chrome(browser, server):
+    page = new_page(browser)
+    response = page.goto(f"{server.url}/dashboard")
+    agent = response.request.all_headers()["user-agent"]
+    assert agent == page.evaluate("navigator.userAgent") == desktop_user_agent(browser.version)
+    assert "Headless" not in agent and f"Chrome/{browser.version.split('.')[0]}." in agent
+    page.close()
+
+
 def test_a_missing_page_is_a_friendly_page_in_the_browser(browser, server, tmp_path):
-    page = browser.new_page()
+    page = new_page(browser)
     response = page.goto(f"{server.url}/no/such/page")
     assert response.status == 404
     assert page.title() == "404 · Viewtally"
@@ -121,7 +152,7 @@ def test_the_dashboard_reads_sorts_searches_and_refreshes(browser, server):
     register(server, "behind", "Behind the scenes")
     view(server, "trailer", 3)
     view(server, "behind", 5)
-    page = browser.new_page()
+    page = new_page(browser)
     page.goto(server.url)  # / leads to the dashboard
     assert page.url == f"{server.url}/dashboard"
     assert page.locator("[data-total=viewsToday]").inner_text() == "8"
@@ -153,8 +184,8 @@ def test_the_dashboard_reads_sorts_searches_and_refreshes(browser, server):
 def test_the_dashboard_works_without_javascript_on_a_dark_phone(browser, server):
     register(server, "a-video-with-a-rather-long-identifier-for-a-narrow-screen", "Long id")
     view(server, "trailer", 2)
-    context = browser.new_context(java_script_enabled=False, color_scheme="dark",
-                                  viewport={"width": 375, "height": 740})
+    context = new_context(browser, java_script_enabled=False, color_scheme="dark",
+                          viewport={"width": 375, "height": 740})
     page = context.new_page()
     page.goto(f"{server.url}/dashboard")
     assert page.locator("[data-total=viewsToday]").inner_text() == "2"
@@ -199,7 +230,7 @@ def test_the_snippet_counts_one_view_per_video_per_page_load(browser, server, ot
   <script>{CANVAS_STREAM}</script>
   <script src="{server.url}/static/track.js" defer></script>
 </body></html>""")
-    context = browser.new_context()
+    context = new_context(browser)
     page = context.new_page()
     errors = []
     page.on("pageerror", lambda error: errors.append(str(error)))
@@ -233,7 +264,7 @@ def test_videos_added_later_are_counted_and_a_page_without_videos_has_no_errors(
     folder, address = other_site
     (folder / "empty.html").write_text(f"""<!doctype html><html><head><link rel="icon" href="data:,"></head><body><p id="viewtally">No video here.</p>
   <script src="{server.url}/static/track.js"></script></body></html>""")
-    page = browser.new_page()
+    page = new_page(browser)
     problems = []
     page.on("pageerror", lambda error: problems.append(str(error)))
     page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
@@ -254,7 +285,7 @@ def test_videos_added_later_are_counted_and_a_page_without_videos_has_no_errors(
 def test_a_page_on_another_origin_may_post_json_after_a_preflight(browser, server, other_site):
     folder, address = other_site
     (folder / "json.html").write_text("<!doctype html><p>JSON</p>")
-    page = browser.new_page()
+    page = new_page(browser)
     page.goto(f"{address}/json.html")
     status = page.evaluate(f"""fetch("{server.url}/api/analytics/view/trailer", {{
         method: "POST", headers: {{"Content-Type": "application/json"}}, body: "{{}}"}}).then(r => r.status)""")
@@ -265,7 +296,7 @@ def test_a_page_on_another_origin_may_post_json_after_a_preflight(browser, serve
 
 def test_the_demo_page_counts_a_play_and_shows_the_new_count(browser, server):
     view(server, "trailer", 2)
-    page = browser.new_page()
+    page = new_page(browser)
     page.goto(f"{server.url}/demo")
     assert page.locator("#views-total").inner_text() == "2"
     page.locator("#player").evaluate("video => video.play()")
@@ -276,7 +307,7 @@ def test_the_demo_page_counts_a_play_and_shows_the_new_count(browser, server):
 
 def test_an_admin_logs_in_resets_today_through_the_confirmation_and_the_dashboard_shows_0(browser, server):
     view(server, "trailer", 4)
-    page = browser.new_page()
+    page = new_page(browser)
     page.goto(f"{server.url}/admin")
     assert page.url.startswith(f"{server.url}/admin/login")
     page.get_by_label("Admin token").fill("not the token")
@@ -312,7 +343,7 @@ def test_an_admin_logs_in_resets_today_through_the_confirmation_and_the_dashboar
 
 def test_a_new_user_adds_a_video_embeds_the_snippet_plays_it_and_sees_the_view(browser, server, other_site):
     """The whole first hour: admin page, the video page's snippet in a local page, the dashboard."""
-    page = browser.new_page()
+    page = new_page(browser)
     page.goto(f"{server.url}/admin/login")
     page.get_by_label("Admin token").fill(ADMIN_TOKEN)
     page.get_by_role("button", name="Log in").click()
@@ -328,7 +359,7 @@ def test_a_new_user_adds_a_video_embeds_the_snippet_plays_it_and_sees_the_view(b
     folder, address = other_site
     player = snippet.replace('src="YOUR-VIDEO.mp4" ', 'class="canvas" muted ')
     (folder / "index.html").write_text(f"<!doctype html><html><body>{player}<script>{CANVAS_STREAM}</script></body></html>")
-    site = browser.new_page()
+    site = new_page(browser)
     site.goto(f"{address}/index.html")
     site.wait_for_function("window.viewtally !== undefined")
     site.locator("video").evaluate("video => video.play()")
@@ -345,7 +376,7 @@ def test_without_send_beacon_the_snippet_falls_back_to_fetch(browser, server, ot
     (folder / "old.html").write_text(f"""<!doctype html><html><head><link rel="icon" href="data:,"></head><body>
   <video class="canvas" data-viewtally-id="trailer" muted></video><script>{CANVAS_STREAM}</script>
   <script src="{server.url}/static/track.js"></script></body></html>""")
-    context = browser.new_context()
+    context = new_context(browser)
     context.add_init_script("delete Navigator.prototype.sendBeacon")
     page = context.new_page()
     page.goto(f"{address}/old.html")
@@ -353,3 +384,58 @@ def test_without_send_beacon_the_snippet_falls_back_to_fetch(browser, server, ot
     page.locator("video").evaluate("video => video.play()")
     wait_for_total(server, 1)
     context.close()
+
+
+@pytest.fixture(scope="module")
+def axe():
+    """Give the path of axe-core's script, which make test installs from npm."""
+    if not AXE.exists():
+        if never_skip():
+            pytest.fail(f"axe-core is not at {AXE}: make test installs it with `npm ci` from package-lock.json, "
+                        "which needs npm (see make's output); in CI an accessibility test never skips")
+        pytest.skip("axe-core is not installed (make test installs it with npm ci; it needs npm)")
+    return AXE
+
+
+def axe_violations(page, axe) -> list[str]:
+    """Run axe-core's WCAG 2.1 A and AA rules on the page; return a paragraph per violation."""
+    page.add_script_tag(path=str(axe))
+    violations = page.evaluate("""tags => axe.run(document, {runOnly: {type: "tag", values: tags}})
+        .then(results => results.violations.map(v => ({id: v.id, impact: v.impact, help: v.help, url: v.helpUrl,
+            nodes: v.nodes.map(n => ({target: n.target.join(" "), summary: n.failureSummary}))})))""", WCAG_AA)
+    return [
+        f"{page.url}: {v['id']} ({v['impact']}): {v['help']} <{v['url']}>"
+        + "".join(f"\n    {node['target']}: {' '.join(node['summary'].split())}" for node in v["nodes"])
+        for v in violations
+    ]
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_every_page_passes_axe_in_light_and_dark(browser, server, axe, scheme):
+    """Dashboard, video page, demo, login (with its error), admin (with a message) and the rest: WCAG 2.1 AA."""
+    register(server, "behind", "Behind the scenes")
+    view(server, "trailer", 3)
+    view(server, "behind", 5)
+    context = new_context(browser, color_scheme=scheme)
+    page = context.new_page()
+    found = []
+    for path in ["/dashboard", "/dashboard?sort=views_today&q=e", "/dashboard/videos/trailer", "/demo",
+                 "/admin/login"]:
+        page.goto(f"{server.url}{path}")
+        found += axe_violations(page, axe)
+    page.get_by_label("Admin token").fill("not the token")
+    page.get_by_role("button", name="Log in").click()
+    assert page.get_by_role("alert").is_visible()
+    found += axe_violations(page, axe)
+    page.get_by_label("Admin token").fill(ADMIN_TOKEN)
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("textbox", name="Id").fill("launch")
+    page.get_by_role("textbox", name="Title").fill("Launch day")
+    page.get_by_role("button", name="Add").click()
+    assert page.url == f"{server.url}/admin" and page.get_by_role("status").first.is_visible()
+    found += axe_violations(page, axe)
+    for path in ["/admin/reset/daily", "/admin/logout", "/no/such/page"]:  # confirmations, an error page
+        page.goto(f"{server.url}{path}")
+        found += axe_violations(page, axe)
+    context.close()
+    assert not found, f"axe-core finds {len(found)} violations in the {scheme} scheme:\n" + "\n".join(found)

@@ -12,6 +12,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         request_guards, scheduler, web_session,
     )
     from analytics.clock import Clock
+    from analytics.services import screening
 
     app = Flask(__name__, instance_relative_config=True, instance_path=config.instance_path())
     config.load(app, test_config)
@@ -20,6 +21,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     logs.init_app(app)
     instance_secrets.init_app(app)
     app.extensions["viewtally.clock"] = Clock(app.config["TIMEZONE"])
+    screening.init_app(app)
 
     database.init_app(app)
     extensions.init_app(app)

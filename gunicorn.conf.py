@@ -4,6 +4,8 @@
 # the scheduler coherent; command-line flags override these.
 workers = 1
 threads = 8
+# The access log names no viewer: no client address, user agent, referrer or query string.
+access_log_format = '%(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms'
 
 
 def post_worker_init(worker):

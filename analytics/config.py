@@ -18,7 +18,8 @@ STATS_CACHE_SECONDS         30                          how long GET stats answe
 CACHE_TYPE                  SimpleCache                 flask-caching backend (RedisCache for Redis)
 CACHE_REDIS_URL             None                        Redis address when CACHE_TYPE is RedisCache
 CACHE_KEY_PREFIX            viewtally:                  prefix of every cache key
-SCHEDULER_ENABLED           True                        run the midnight resets in the serving process
+SCHEDULER_ENABLED           True                        run the midnight resets and the hourly log
+                                                        purge in the serving process
 RATELIMIT_ENABLED           True                        apply the rate limits below
 RATELIMIT_STORAGE_URI       memory://                   flask-limiter storage (redis://… to share)
 RATELIMIT_KEY_PREFIX        viewtally                   prefix of rate-limit keys (read once a process)
@@ -38,7 +39,18 @@ CORS_ORIGINS                *                           origins whose pages may 
                                                         endpoints (space-separated; empty: none)
 TRUSTED_PROXIES             0                           proxies in front whose X-Forwarded-For is
                                                         believed; 0 ignores that header
+DEDUP_WINDOW_SECONDS        3600                        a viewer's repeat views of a video within this
+                                                        many seconds count once (0: every view;
+                                                        at most 86400)
+BOT_FILTER                  True                        leave views of bots, crawlers, HTTP libraries
+                                                        and headless browsers uncounted
+BOT_FILTER_ALLOW            (empty)                     user-agent substrings that are never bots
+                                                        (comma-separated; e.g. your own apps)
+IGNORE_IPS                  (empty)                     addresses and CIDR ranges whose views are
+                                                        excluded (space- or comma-separated)
 LOG_LEVEL                   INFO                        level of the ``analytics`` loggers
+LOG_RETENTION_DAYS          400                         days a view-log row is kept; older ones are
+                                                        purged hourly (0: kept forever)
 ==========================  ==========================  ===============================================
 
 ``VIEWTALLY_INSTANCE_PATH`` (a plain environment variable, read before the
@@ -46,6 +58,7 @@ app exists) moves the instance folder, which holds the SQLite file, the
 generated secrets and ``config.py``.
 """
 
+import ipaddress
 import os
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -80,15 +93,22 @@ DEFAULTS: dict[str, object] = {
     "MAX_CONTENT_LENGTH": 16 * 1024,
     "CORS_ORIGINS": "*",
     "TRUSTED_PROXIES": 0,
+    "DEDUP_WINDOW_SECONDS": 3600,
+    "BOT_FILTER": True,
+    "BOT_FILTER_ALLOW": "",
+    "IGNORE_IPS": "",
     "LOG_LEVEL": "INFO",
+    "LOG_RETENTION_DAYS": 400,
 }
 
 _BOOLEANS = ("SCHEDULER_ENABLED", "RATELIMIT_ENABLED", "RATELIMIT_HEADERS_ENABLED",
-             "RATELIMIT_SWALLOW_ERRORS", "DASHBOARD_PUBLIC")
+             "RATELIMIT_SWALLOW_ERRORS", "DASHBOARD_PUBLIC", "BOT_FILTER")
 _COUNTS = ("STATS_CACHE_SECONDS", "MAX_CONTENT_LENGTH", "IMPORT_MAX_CONTENT_LENGTH", "TRUSTED_PROXIES",
-           "PERMANENT_SESSION_LIFETIME")
+           "PERMANENT_SESSION_LIFETIME", "DEDUP_WINDOW_SECONDS", "LOG_RETENTION_DAYS")
 _TEXTS = ("SECRET_KEY", "ADMIN_TOKEN")
 _SUPPORTED_DATABASES = ("sqlite", "postgresql")
+# Viewer hashes use a key of the day; a longer window would keep keys, and so links between days, longer.
+MAX_DEDUP_WINDOW = 24 * 60 * 60
 
 
 class ConfigError(click.ClickException, ValueError):
@@ -131,6 +151,11 @@ def _normalise(config) -> None:
             config[key] = str(config[key])
     if isinstance(config["CORS_ORIGINS"], str):
         config["CORS_ORIGINS"] = config["CORS_ORIGINS"].replace(",", " ").split()
+    if config["DEDUP_WINDOW_SECONDS"] > MAX_DEDUP_WINDOW:
+        raise ConfigError(f"DEDUP_WINDOW_SECONDS must be at most {MAX_DEDUP_WINDOW} (one day), "
+                          f"not {config['DEDUP_WINDOW_SECONDS']!r}")
+    config["BOT_FILTER_ALLOW"] = _as_list(config["BOT_FILTER_ALLOW"], ",")
+    config["IGNORE_IPS"] = _networks(_as_list(config["IGNORE_IPS"], ", "))
     try:
         ZoneInfo(str(config["TIMEZONE"]))
         pytz.timezone(str(config["TIMEZONE"]))  # the scheduler's library must know it too
@@ -161,6 +186,22 @@ def _as_bool(key: str, value: object) -> bool:
     if text in ("0", "false", "no", "off", ""):
         return False
     raise ConfigError(f"{key} must be true or false, not {value!r}")
+
+
+def _as_list(value: object, separators: str) -> list[str]:
+    """Split a setting given as text (env, instance config) or take it as a list."""
+    if isinstance(value, str):
+        for separator in separators[1:]:
+            value = value.replace(separator, separators[0])
+        value = value.split(separators[0])
+    return [str(item).strip() for item in value or () if str(item).strip()]
+
+
+def _networks(values: list[str]) -> list:
+    try:
+        return [ipaddress.ip_network(value, strict=False) for value in values]
+    except ValueError as error:
+        raise ConfigError(f"IGNORE_IPS: {error}; give addresses or CIDR ranges like 203.0.113.0/24") from None
 
 
 def _as_count(key: str, value: object) -> int:

@@ -120,6 +120,25 @@ def create_tables() -> None:
         if connection.dialect.name == "postgresql":
             connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK_KEY})
         db.metadata.create_all(connection)
+        _add_missing_columns(connection)
+
+
+def _add_missing_columns(connection: Connection) -> None:
+    """Add columns that a newer release added to an existing table (each has a server default).
+
+    create_all creates missing tables but never alters one; a database made
+    by an earlier release gains its new counters here, at 0.
+    """
+    inspector = sa.inspect(connection)
+    for table in db.metadata.sorted_tables:
+        present = {column["name"] for column in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name not in present:
+                kind = column.type.compile(dialect=connection.dialect)
+                default = column.server_default.arg if column.server_default is not None else None
+                clause = f" NOT NULL DEFAULT {default}" if default is not None else ""
+                connection.exec_driver_sql(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}{clause}')
+                log.info("added column %s.%s", table.name, column.name)
 
 
 def is_reachable() -> bool:

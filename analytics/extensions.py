@@ -1,6 +1,9 @@
 """Extensions, created unbound and attached to each app by create_app."""
 
-from flask import Flask
+import hashlib
+import hmac
+
+from flask import Flask, current_app
 from flask_caching import Cache
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -15,9 +18,19 @@ class Base(DeclarativeBase):
 
 db = SQLAlchemy(model_class=Base)
 cache = Cache()
-# The client address is the socket peer, or the address a trusted proxy
-# reported (ProxyFix, set up from TRUSTED_PROXIES, rewrites remote_addr).
-limiter = Limiter(key_func=get_remote_address)
+
+
+def client_key() -> str:
+    """Name the client for rate limits by a keyed hash of its address, so no limiter store holds an address.
+
+    The address is the socket peer, or the one a trusted proxy reported
+    (ProxyFix, set up from TRUSTED_PROXIES, rewrites remote_addr).
+    """
+    secret = current_app.config["SECRET_KEY"].encode()
+    return hmac.digest(secret, b"client\0" + get_remote_address().encode(), hashlib.sha256)[:12].hex()
+
+
+limiter = Limiter(key_func=client_key)
 
 
 def init_app(app: Flask) -> None:

@@ -1,4 +1,4 @@
-"""The tables: videos with their counters, the view log, daily totals, job runs."""
+"""The tables: videos with their counters, the view log, daily totals, viewers of the day, job runs."""
 
 from datetime import date, datetime, timezone
 
@@ -44,6 +44,8 @@ class Video(db.Model):
     title: Mapped[str] = mapped_column(sa.String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     views_today: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    # Distinct viewers among today's views; follows views_today's period stamp and resets.
+    uniques_today: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
     views_month: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     views_total: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     period_day: Mapped[date] = mapped_column(sa.Date)
@@ -63,7 +65,7 @@ class VideoViewLog(db.Model):
 
 
 class DailyView(db.Model):
-    """Views of one video on one local day, kept for charts and history."""
+    """Views and distinct viewers of one video on one local day, kept for charts and history."""
 
     __tablename__ = "daily_views"
 
@@ -72,6 +74,64 @@ class DailyView(db.Model):
     )
     day: Mapped[date] = mapped_column(sa.Date, primary_key=True)
     views: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    unique_viewers: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
+
+
+class DailySummary(db.Model):
+    """Per local day, across all videos: distinct viewers, and the views left uncounted by reason."""
+
+    __tablename__ = "daily_summary"
+
+    day: Mapped[date] = mapped_column(sa.Date, primary_key=True)
+    unique_viewers: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
+    duplicate: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
+    bot: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
+    prefetch: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
+    excluded: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
+
+
+# Why a view is not counted; each reason is a column of DailySummary.
+FILTER_REASONS = ("duplicate", "bot", "prefetch", "excluded")
+SUMMARY_COLUMNS = ("unique_viewers", *FILTER_REASONS)
+
+
+# A viewer is a keyed hash (see services/viewers.py): 16 bytes that name nobody.
+ViewerHash = sa.LargeBinary(16)
+
+
+class ViewerKey(db.Model):
+    """The secret of one local day's viewer hashes, deleted once no window needs it."""
+
+    __tablename__ = "viewer_keys"
+
+    day: Mapped[date] = mapped_column(sa.Date, primary_key=True)
+    secret: Mapped[bytes] = mapped_column(sa.LargeBinary(32))
+
+
+class RecentView(db.Model):
+    """A viewer's last counted view of a video on a local day: the duplicate check and unique count.
+
+    The primary key makes the database decide a race between identical
+    views; ``views`` tells a viewer's first view of the day from a return.
+    Rows are purged once their day is over and the window has passed.
+    """
+
+    __tablename__ = "recent_views"
+
+    day: Mapped[date] = mapped_column(sa.Date, primary_key=True)
+    video_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    viewer: Mapped[bytes] = mapped_column(ViewerHash, primary_key=True)
+    counted_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    views: Mapped[int] = mapped_column(sa.Integer, default=1)
+
+
+class DayViewer(db.Model):
+    """A viewer seen on a local day, of any video: the site's distinct viewers. Purged after the day."""
+
+    __tablename__ = "day_viewers"
+
+    day: Mapped[date] = mapped_column(sa.Date, primary_key=True)
+    viewer: Mapped[bytes] = mapped_column(ViewerHash, primary_key=True)
 
 
 class JobRun(db.Model):

@@ -22,6 +22,9 @@
     document.querySelectorAll("[data-total]").forEach(function (cell) {
       cell.textContent = format(data[cell.getAttribute("data-total")]);
     });
+    document.querySelectorAll("[data-filtered]").forEach(function (cell) {
+      cell.textContent = format(data.filteredToday[cell.getAttribute("data-filtered")]);
+    });
     document.querySelectorAll("[data-change-of]").forEach(function (line) {
       var now = data[line.getAttribute("data-change-of")], before = data[line.getAttribute("data-before")];
       var change = now - before;

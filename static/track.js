@@ -1,17 +1,17 @@
-/* Viewtally player snippet: counts one view per <video data-viewtally-id> per page load,
-   on its first play, or once data-viewtally-min-seconds have really been watched. */
+/* Viewtally: one view per <video data-viewtally-id> per page load, on first play or after
+   data-viewtally-min-seconds watched; data-viewtally-session names the viewer (optional). */
 (function (w, d) {
   "use strict";
   if (w.viewtally && w.viewtally.track) return;
-  var me = d.currentScript;
-  var base = new URL(me ? me.src : "/", location.href).origin;
+  var me = d.currentScript, base = new URL(me ? me.src : "/", location.href).origin;
 
-  function track(id) {
+  function track(id, session) {
     var url = base + "/api/analytics/view/" + encodeURIComponent(id);
+    var body = session ? new URLSearchParams({ session: session }) : null;
     try {
-      if (navigator.sendBeacon && navigator.sendBeacon(url)) return;
-    } catch (e) { /* fall back to fetch */ }
-    if (w.fetch) fetch(url, { method: "POST", keepalive: true, credentials: "omit" }).catch(function () {});
+      if (navigator.sendBeacon && navigator.sendBeacon(url, body)) return;
+    } catch (e) { /* fetch */ }
+    if (w.fetch) fetch(url, { method: "POST", body: body, keepalive: true, credentials: "omit" }).catch(function () {});
   }
 
   function watch(video) {
@@ -19,9 +19,9 @@
     video.viewtally = true;
     var id = video.getAttribute("data-viewtally-id");
     var need = Math.max(0, parseFloat(video.getAttribute("data-viewtally-min-seconds")) || 0);
-    var watched = 0, last = null, counted = false;
+    var watched = 0, last = null, done = false;
     function count() {
-      if (!counted) { counted = true; track(id); }
+      if (!done) { done = true; track(id, video.getAttribute("data-viewtally-session")); }
     }
     if (!need) return video.addEventListener("play", count);
     video.addEventListener("timeupdate", function () {

@@ -14,6 +14,9 @@ from app import create_app
 ADMIN_TOKEN = "test-admin-token-0123456789"
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+# What an ordinary desktop browser sends: tests that count views send it, so the bot filter lets them in.
+BROWSER_UA = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+              "Chrome/131.0.0.0 Safari/537.36")
 # A Saturday afternoon in March, far from midnight and month-end.
 START = datetime(2026, 3, 14, 15, 0, tzinfo=timezone.utc)
 
@@ -85,6 +88,10 @@ def make_app(instance):
             "TRACK_RATE_LIMIT": "100000 per minute",
             "STATS_RATE_LIMIT": "100000 per minute",
             "SCHEDULER_ENABLED": False,
+            # Tests of counting send many views from one client; the tests of honest
+            # counts turn the filters on (see test_honest_counts.py).
+            "DEDUP_WINDOW_SECONDS": 0,
+            "BOT_FILTER": False,
         }
         settings.update(overrides)
         app = create_app(settings)
@@ -128,6 +135,13 @@ def clock(app):
 def admin():
     """Headers that carry the admin token."""
     return {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+def viewer(number: int = 1, **fields):
+    """A visitor with a documentation address of its own and a browser's user agent."""
+    from analytics.services.viewers import Visitor
+
+    return Visitor(address=f"198.51.100.{number}", user_agent=BROWSER_UA, **fields)
 
 
 def add_video(app, video_id="intro", title="Introduction"):

@@ -30,7 +30,7 @@ def test_daily_reset_answers_the_number_of_videos(app, client, admin):
     assert response.status_code == 200
     assert response.json == {"success": True, "data": {"message": "Reset daily views for 3 videos", "count": 3}}
     assert client.get("/api/analytics/stats/a").json["data"] == {
-        "videoId": "a", "viewsToday": 0, "viewsMonth": 1, "viewsTotal": 1,
+        "videoId": "a", "viewsToday": 0, "viewsMonth": 1, "viewsTotal": 1, "uniqueViewersToday": 0,
     }
 
 
@@ -40,7 +40,7 @@ def test_monthly_reset_answers_the_number_of_videos(app, client, admin):
     response = client.post("/api/analytics/reset/monthly", headers=admin)
     assert response.json["data"] == {"message": "Reset monthly views for 1 videos", "count": 1}
     assert client.get("/api/analytics/stats/a").json["data"] == {
-        "videoId": "a", "viewsToday": 1, "viewsMonth": 0, "viewsTotal": 1,
+        "videoId": "a", "viewsToday": 0, "viewsMonth": 0, "viewsTotal": 1, "uniqueViewersToday": 0,
     }
 
 

@@ -15,7 +15,8 @@ def test_stats_answer_the_three_counts(app, client):
     assert response.status_code == 200
     assert response.json == {
         "success": True,
-        "data": {"videoId": "intro", "viewsToday": 3, "viewsMonth": 3, "viewsTotal": 3},
+        # one client: three views (the dedup window is off in these tests), one viewer
+        "data": {"videoId": "intro", "viewsToday": 3, "viewsMonth": 3, "viewsTotal": 3, "uniqueViewersToday": 1},
     }
 
 
@@ -53,7 +54,7 @@ def test_cached_stats_still_turn_over_at_midnight(app, client, clock):
     assert client.get("/api/analytics/stats/intro").json["data"]["viewsToday"] == 1
     clock.set(datetime(2026, 3, 15, 0, 0, 1, tzinfo=timezone.utc))
     assert client.get("/api/analytics/stats/intro").json["data"] == {
-        "videoId": "intro", "viewsToday": 0, "viewsMonth": 1, "viewsTotal": 1,
+        "videoId": "intro", "viewsToday": 0, "viewsMonth": 1, "viewsTotal": 1, "uniqueViewersToday": 0,
     }
 
 
@@ -67,8 +68,9 @@ def test_daily_series_defaults_to_30_days_oldest_first(app, client, clock):
     assert response.status_code == 200
     series = response.json["data"]
     assert len(series) == 30
-    assert series[0] == {"date": "2026-02-14", "views": 0}
-    assert series[-2:] == [{"date": "2026-03-14", "views": 1}, {"date": "2026-03-15", "views": 2}]
+    assert series[0] == {"date": "2026-02-14", "views": 0, "uniqueViewers": 0}
+    assert series[-2:] == [{"date": "2026-03-14", "views": 1, "uniqueViewers": 1},
+                           {"date": "2026-03-15", "views": 2, "uniqueViewers": 1}]
     assert sum(day["views"] for day in series) == 3
 
 
@@ -102,4 +104,5 @@ def test_daily_series_dates_are_in_the_configured_time_zone(make_app):
     client = app.test_client()
     client.post("/api/analytics/view/intro")
     series = client.get("/api/analytics/stats/intro/daily?days=2").json["data"]
-    assert series == [{"date": "2026-03-14", "views": 0}, {"date": "2026-03-15", "views": 1}]
+    assert series == [{"date": "2026-03-14", "views": 0, "uniqueViewers": 0},
+                      {"date": "2026-03-15", "views": 1, "uniqueViewers": 1}]

@@ -17,7 +17,7 @@ def test_tracking_a_view_answers_the_new_counts(app, client):
         "success": True,
         "data": {
             "message": "View tracked successfully", "counted": True, "videoId": "intro",
-            "viewsToday": 1, "viewsMonth": 1, "viewsTotal": 1,
+            "viewsToday": 1, "viewsMonth": 1, "viewsTotal": 1, "uniqueViewersToday": 1,
         },
     }
     assert second.json["data"]["viewsTotal"] == 2

@@ -137,7 +137,8 @@ def test_demo_data_is_consistent_history_and_added_once(make_app, request, backe
     with app.app_context():
         for video_id in counters:
             stats = views.get_stats(video_id, clock)
-            month = sum(n for day, n in views.daily_views(video_id, 60, clock) if day >= clock.period().month)
+            month = sum(day.views for day in views.daily_views(video_id, 60, clock)
+                        if day.date >= clock.period().month)
             assert (stats.views_today, stats.views_month) == (counters[video_id][1], month)
         assert videos.list_videos(1, 10, "views_total", clock).total == 6
     with app.app_context(), read_transaction() as connection:

@@ -15,7 +15,7 @@ import pytest
 from analytics.clock import ManualClock, Period
 from analytics.services import resets, videos, views
 from analytics.services.stamps import Stamps
-from conftest import add_video
+from conftest import add_video, viewer
 
 ZONES = ["UTC", "America/Santiago", "Europe/Berlin", "America/St_Johns", "Australia/Lord_Howe", "Pacific/Apia"]
 STEPS = 120
@@ -43,6 +43,7 @@ class Model:
 
     def reset_month(self, period: Period) -> None:
         self.months = []
+        self.days = []  # today is part of the month
         self._advance(period)
 
     def _advance(self, period: Period) -> None:
@@ -81,7 +82,7 @@ def test_counts_match_the_model(app, seed):
             action = chance.choices(["view", "reset day", "reset month", "scheduled"], [60, 12, 6, 20])[0]
             story.append(f"{action} at {worker.now().astimezone(worker.tz)}")
             if action == "view":
-                views.track_view("intro", worker)
+                views.track_view("intro", worker, viewer())
                 model.view(period)
             elif action == "reset day":
                 resets.reset_daily(worker)

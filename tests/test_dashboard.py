@@ -43,7 +43,8 @@ def test_totals_compare_with_the_periods_before_at_the_same_point(app, client, c
     assert "All time 19" in page
     assert client.get("/api/analytics/totals").json["data"] == {
         "viewsToday": 5, "viewsMonth": 10, "viewsTotal": 19, "viewsYesterdayByNow": 2, "viewsLastMonthByNow": 4,
-        "videos": 2,
+        "videos": 2, "uniqueViewersToday": 1,  # one client viewed both videos: one viewer today
+        "filteredToday": {"bot": 0, "duplicate": 0, "excluded": 0, "prefetch": 0},
     }
 
 
@@ -145,13 +146,14 @@ def test_the_video_page_shows_numbers_chart_ranges_and_snippets(app, client, clo
     assert response.status_code == 200
     assert "Launch trailer" in page and "Today 3 This month 3 All time 3" in page
     html = response.get_data(as_text=True)
-    assert len(re.findall(r"<rect ", html)) == 30
+    assert len(re.findall(r"<rect class=\"views\"", html)) == 30
+    assert len(re.findall(r"<rect class=\"uniques\"", html)) == 30
     assert '&lt;script src=&#34;http://localhost/static/track.js&#34; defer&gt;&lt;/script&gt;' in html
     assert 'data-viewtally-id=&#34;intro-2026&#34;' in html
     assert "http://localhost/api/analytics/pixel/intro-2026.gif" in html
     for days in (7, 90, 365):
         html = client.get(f"/dashboard/videos/intro-2026?days={days}").get_data(as_text=True)
-        assert len(re.findall(r"<rect ", html)) == days
+        assert len(re.findall(r"<rect class=\"views\"", html)) == days
 
 
 @pytest.mark.parametrize("url, status", [

@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 import pytest
 
 from analytics.services import resets, views
-from conftest import add_video, rows
+from conftest import add_video, rows, viewer
 
 
 @pytest.fixture
@@ -19,7 +19,7 @@ def app(make_app, backend_url):
 def track(app, video_id, times=1):
     with app.app_context():
         for _ in range(times):
-            views.track_view(video_id, app.extensions["viewtally.clock"])
+            views.track_view(video_id, app.extensions["viewtally.clock"], viewer())
 
 
 def counters(app):
@@ -34,11 +34,11 @@ def test_daily_reset_zeroes_today_for_every_video_and_keeps_the_rest(app, clock)
     assert counters(app) == [("a", 0, 2, 2), ("b", 0, 1, 1), ("c", 0, 0, 0)]
 
 
-def test_monthly_reset_zeroes_the_month_for_every_video_and_keeps_totals(app, clock):
+def test_monthly_reset_zeroes_the_month_and_today_for_every_video_and_keeps_totals(app, clock):
     track(app, "a", 2)
     with app.app_context():
         assert resets.reset_monthly(clock) == 3
-    assert counters(app) == [("a", 2, 0, 2), ("b", 0, 0, 0), ("c", 0, 0, 0)]
+    assert counters(app) == [("a", 0, 0, 2), ("b", 0, 0, 0), ("c", 0, 0, 0)]
 
 
 def test_resets_are_idempotent(app, clock):

@@ -5,6 +5,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
@@ -13,11 +14,16 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from conftest import ADMIN_TOKEN, REDIS_URL
+from conftest import ADMIN_TOKEN, BROWSER_UA, REDIS_URL
 from served import ROOT, Server, free_port
 
 VIDEOS = ["alpha", "beta", "gamma"]
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+def viewer(name: str) -> dict:
+    """Headers of a distinct viewer in a browser: the filters stay on in these tests."""
+    return {"User-Agent": BROWSER_UA, "X-Viewtally-Session": name}
 
 
 def settings(database_url: str) -> dict:
@@ -50,10 +56,11 @@ def hammer(url: str, clients: int, views_each: int) -> dict[str, int]:
         with requests.Session() as session:
             for n in range(views_each):
                 video = VIDEOS[(number + n) % len(VIDEOS)]
+                headers = viewer(f"client-{number}-view-{n}")
                 if n % 4 == 3:
-                    response = session.get(f"{url}/api/analytics/pixel/{video}.gif", timeout=30)
+                    response = session.get(f"{url}/api/analytics/pixel/{video}.gif", headers=headers, timeout=30)
                 else:
-                    response = session.post(f"{url}/api/analytics/view/{video}", timeout=30)
+                    response = session.post(f"{url}/api/analytics/view/{video}", headers=headers, timeout=30)
                 if response.status_code == 200:
                     acked[video] += 1
                 else:
@@ -208,7 +215,8 @@ def test_workers_sharing_redis_show_a_viewer_their_own_view(serve, tmp_path, red
     )
     register(server)
     for expected in range(1, 31):
-        assert requests.post(f"{server.url}/api/analytics/view/alpha", timeout=10).status_code == 200
+        response = requests.post(f"{server.url}/api/analytics/view/alpha", headers=viewer(f"v{expected}"), timeout=10)
+        assert response.json()["data"]["counted"] is True
         for _ in range(3):  # new connections land on different workers
             stats = requests.get(f"{server.url}/api/analytics/stats/alpha", timeout=10).json()["data"]
             assert stats["viewsTotal"] == expected
@@ -227,11 +235,12 @@ def test_workers_sharing_redis_share_one_rate_limit(serve, tmp_path, redis_prefi
     path = "/api/analytics/view/alpha"
 
     def view():
-        return requests.post(f"{server.url}{path}", headers={"Connection": "close"}, timeout=10).status_code
+        headers = {**viewer(str(time.monotonic())), "Connection": "close"}
+        return requests.post(f"{server.url}{path}", headers=headers, timeout=10).status_code
 
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as held:
         # Half a request keeps one worker waiting, so the next views all reach the other.
-        held.sendall(f"POST {path} HTTP/1.1\r\nHost: localhost\r\n".encode())
+        held.sendall(f"POST {path} HTTP/1.1\r\nHost: localhost\r\nUser-Agent: {BROWSER_UA}\r\n".encode())
         time.sleep(0.3)
         statuses = [view() for _ in range(10)]
         held.sendall(b"Content-Length: 0\r\nConnection: close\r\n\r\n")
@@ -273,3 +282,38 @@ def test_the_dev_server_with_its_reloader_runs_one_scheduler(tmp_path):
         log.seek(0)
         output = log.read()
     assert output.count("scheduler started") == 1, output
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_simultaneous_identical_views_in_three_workers_count_once(serve, tmp_path, request, backend):
+    """24 copies of one viewer's view, fired together at 3 worker processes: the database counts one."""
+    url = f"sqlite:///{tmp_path}/served.db" if backend == "sqlite" else request.getfixturevalue("postgres_url")
+    server = serve(url, workers=3, threads=8,
+                   args=("--access-logfile", "-", "--access-logformat", "access %(p)s %(s)s %(U)s"))
+    register(server)
+    gate = threading.Barrier(24)
+
+    def same_view(_):
+        gate.wait(timeout=30)
+        response = requests.post(f"{server.url}/api/analytics/view/alpha", timeout=30,
+                                 headers={"User-Agent": BROWSER_UA, "Connection": "close"})
+        assert response.status_code == 200, response.text
+        return response.json()["data"]
+
+    with ThreadPoolExecutor(24) as pool:
+        answers = list(pool.map(same_view, range(24)))
+    assert sorted(answer.get("reason", "counted") for answer in answers) == ["counted"] + ["duplicate"] * 23
+    stats = requests.get(f"{server.url}/api/analytics/stats/alpha", timeout=10).json()["data"]
+    assert (stats["viewsTotal"], stats["uniqueViewersToday"]) == (1, 1)
+    engine = sa.create_engine(url)
+    with engine.connect() as connection:
+        one = lambda sql: connection.execute(sa.text(sql)).one()  # noqa: E731
+        assert one("SELECT views_total, views_today, uniques_today FROM videos WHERE id = 'alpha'") == (1, 1, 1)
+        assert one("SELECT count(*) FROM video_view_logs") == (1,)
+        assert one("SELECT sum(views), sum(unique_viewers) FROM daily_views") == (1, 1)
+        assert one("SELECT sum(duplicate), sum(unique_viewers) FROM daily_summary") == (23, 1)
+    engine.dispose()
+    answered = [line.split() for line in server.output().splitlines() if line.startswith("access ")]
+    assert len({pid for _, pid, _, path in answered if path == "/api/analytics/view/alpha"}) >= 2, \
+        "the views reached more than one worker"
+    assert "Traceback" not in server.output()

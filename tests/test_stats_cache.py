@@ -7,7 +7,7 @@ import pytest
 from analytics.extensions import cache
 from analytics.services import stats_cache, views
 from analytics.services.resets import reset_daily
-from conftest import ADMIN_TOKEN, REDIS_URL, add_video, run_sql
+from conftest import ADMIN_TOKEN, REDIS_URL, add_video, run_sql, viewer
 
 ADMIN_HEADERS = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
@@ -23,11 +23,11 @@ def app(request, make_app):
 def test_stats_are_served_from_the_cache(app, clock):
     add_video(app)
     with app.app_context():
-        views.track_view("intro", clock)
+        views.track_view("intro", clock, viewer())
         assert views.get_stats("intro", clock).views_total == 1
         run_sql(app, "UPDATE videos SET views_total = 50")
         assert views.get_stats("intro", clock).views_total == 1
-        views.track_view("intro", clock)
+        views.track_view("intro", clock, viewer())
         assert views.get_stats("intro", clock).views_total == 51
 
 
@@ -38,7 +38,7 @@ def test_a_read_racing_a_view_never_leaves_the_old_count_cached(app, clock):
 
         def load_then_a_view_commits():
             row = views._load_counters("intro")
-            views.track_view("intro", clock)
+            views.track_view("intro", clock, viewer())
             return row
 
         raced = stats_cache.fetch("intro", load_then_a_view_commits)
@@ -51,7 +51,7 @@ def test_a_read_racing_a_reset_never_leaves_the_old_count_cached(app, clock):
 
     add_video(app)
     with app.app_context():
-        views.track_view("intro", clock)
+        views.track_view("intro", clock, viewer())
 
         def load_then_a_reset_commits():
             row = views._load_counters("intro")

@@ -10,6 +10,7 @@ from ..services import overview, resets, views
 from ..services.videos import check_video_id
 from . import bp
 from .responses import counts_json, ok, pixel
+from .visitors import visitor
 
 # Both ways of counting share one budget per client; so do both ways of reading.
 track_limit = limiter.shared_limit(lambda: current_app.config["TRACK_RATE_LIMIT"], scope="track")
@@ -19,19 +20,22 @@ stats_limit = limiter.shared_limit(lambda: current_app.config["STATS_RATE_LIMIT"
 @bp.post("/analytics/view/<video_id>")
 @track_limit
 def track_view(video_id):
-    """Count one view of a video and answer its new counts."""
-    counts = views.track_view(check_video_id(video_id), current_clock())
-    return ok({"message": "View tracked successfully", "counted": True, **counts_json(counts)})
+    """Count one view of a video, unless filtered or repeated, and answer its counts."""
+    outcome = views.track_view(check_video_id(video_id), current_clock(), visitor())
+    if outcome.counted:
+        return ok({"message": "View tracked successfully", "counted": True, **counts_json(outcome.counts)})
+    return ok({"message": f"View not counted ({outcome.reason})", "counted": False, "reason": outcome.reason,
+               **counts_json(outcome.counts)})
 
 
 @bp.get("/analytics/pixel/<video_id>.gif")
 @track_limit
 def track_pixel(video_id):
-    """Count one view from an <img> tag and answer a transparent GIF."""
+    """Count one view from an <img> tag, unless filtered or repeated, and answer a transparent GIF."""
     if request.method == "HEAD":  # link checkers and prefetchers look; they do not watch
         views.get_stats(check_video_id(video_id), current_clock())
     else:
-        views.track_view(check_video_id(video_id), current_clock())
+        views.track_view(check_video_id(video_id), current_clock(), visitor())
     return pixel()
 
 
@@ -48,7 +52,8 @@ def daily_stats(video_id):
     """Answer a video's views per day for the last `days` days, oldest first."""
     days = whole_number("days", default=30, low=1, high=366)
     series = views.daily_views(check_video_id(video_id), days, current_clock())
-    return ok([{"date": day.isoformat(), "views": count} for day, count in series])
+    return ok([{"date": day.date.isoformat(), "views": day.views, "uniqueViewers": day.unique_viewers}
+               for day in series])
 
 
 @bp.get("/analytics/totals")
@@ -58,6 +63,7 @@ def totals():
     """Answer the views across all videos today, this month and in all."""
     numbers = overview.totals(current_clock())
     return ok({"viewsToday": numbers.today, "viewsMonth": numbers.month, "viewsTotal": numbers.total,
+               "uniqueViewersToday": numbers.uniques_today, "filteredToday": numbers.filtered_today,
                "viewsYesterdayByNow": numbers.yesterday_by_now, "viewsLastMonthByNow": numbers.last_month_by_now,
                "videos": numbers.videos})
 

@@ -39,6 +39,7 @@ def counts_json(counts: Counts) -> dict:
         "viewsToday": counts.views_today,
         "viewsMonth": counts.views_month,
         "viewsTotal": counts.views_total,
+        "uniqueViewersToday": counts.uniques_today,
     }
 
 

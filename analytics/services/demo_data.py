@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from ..clock import Clock
 from ..database import insert, write_transaction
-from ..models import DailyView, Video, VideoViewLog
+from ..models import DailySummary, DailyView, Video, VideoViewLog
 
 # id, title, typical views a day at the end of the period
 VIDEOS = [
@@ -33,12 +33,15 @@ def create(clock: Clock, days: int = 90, seed: int = 2026) -> DemoReport:
 
     Views grow over the period, peak at weekends and vary from day to day;
     counters, log rows and daily rows agree, as if every view had been tracked.
+    Most viewers watch once a day, some come back; the day's summary has the
+    site's distinct viewers and a plausible share of filtered requests.
     """
     chance = random.Random(seed)
     now = clock.now()
     period = clock.period(now)
     first = period.day - timedelta(days=days - 1)
     added = skipped = views_added = 0
+    site: dict = {}  # day -> [views, unique viewers] of the videos added now
     with write_transaction() as connection:
         existing = set(connection.scalars(sa.select(Video.id).where(Video.id.in_([v[0] for v in VIDEOS]))))
         for video_id, title, daily in VIDEOS:
@@ -53,14 +56,21 @@ def create(clock: Clock, days: int = 90, seed: int = 2026) -> DemoReport:
                 per_day[day] = max(0, round(daily * growth * weekend * chance.uniform(0.6, 1.4)))
             today_start = clock.start_of(period.day)
             per_day[period.day] = round(per_day[period.day] * min(1.0, (now - today_start) / timedelta(days=1)))
+            uniques = {day: min(n, max(1, round(n * chance.uniform(0.7, 0.9)))) if n else 0
+                       for day, n in per_day.items()}
+            for day, n in per_day.items():
+                totals = site.setdefault(day, [0, 0])
+                totals[0] += n
+                totals[1] += uniques[day]
             connection.execute(insert(connection, Video).values(
                 id=video_id, title=title, created_at=clock.start_of(first),
-                views_today=per_day[period.day], views_total=sum(per_day.values()),
+                views_today=per_day[period.day], uniques_today=uniques[period.day], views_total=sum(per_day.values()),
                 views_month=sum(n for day, n in per_day.items() if day >= period.month),
                 period_day=period.day, period_month=period.month,
             ))
             connection.execute(sa.insert(DailyView), [
-                {"video_id": video_id, "day": day, "views": n} for day, n in per_day.items() if n
+                {"video_id": video_id, "day": day, "views": n, "unique_viewers": uniques[day]}
+                for day, n in per_day.items() if n
             ])
             logs = []
             for day, n in per_day.items():
@@ -72,4 +82,16 @@ def create(clock: Clock, days: int = 90, seed: int = 2026) -> DemoReport:
                 connection.execute(sa.insert(VideoViewLog), logs)
             added += 1
             views_added += len(logs)
+        _add_to_summaries(connection, site, chance)
     return DemoReport(videos_added=added, videos_skipped=skipped, views_added=views_added)
+
+
+def _add_to_summaries(connection, site: dict, chance: random.Random) -> None:
+    """Add the demo's viewers and filtered requests to each day's summary (some viewers watch two videos)."""
+    for day, (views, uniques) in site.items():
+        values = {"unique_viewers": round(uniques * 0.85), "duplicate": round(views * chance.uniform(0.08, 0.15)),
+                  "bot": round(views * chance.uniform(0.2, 0.4)), "prefetch": round(views * 0.01), "excluded": 0}
+        upsert = insert(connection, DailySummary).values(day=day, **values)
+        connection.execute(upsert.on_conflict_do_update(
+            index_elements=[DailySummary.day],
+            set_={name: getattr(DailySummary, name) + value for name, value in values.items()}))

@@ -1,13 +1,14 @@
 """Numbers across all videos, for the dashboard: totals, their change, views per day."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import NamedTuple
 
 import sqlalchemy as sa
 
 from ..clock import Clock
 from ..database import read_transaction
-from ..models import DailyView, Video, VideoViewLog
+from ..models import FILTER_REASONS, SUMMARY_COLUMNS, DailySummary, DailyView, Video, VideoViewLog
 from .stamps import Stamps
 
 
@@ -27,6 +28,16 @@ class Totals:
     yesterday_by_now: int
     last_month_by_now: int
     videos: int
+    uniques_today: int = 0
+    filtered_today: dict[str, int] = field(default_factory=dict)
+
+
+class DayCount(NamedTuple):
+    """Views and distinct viewers on one local day."""
+
+    date: date
+    views: int
+    unique_viewers: int
 
 
 def totals(clock: Clock) -> Totals:
@@ -49,22 +60,31 @@ def totals(clock: Clock) -> Totals:
             logged(last_month_start, min(last_month_start + (now - month_start), month_start)),
             sa.select(sa.func.count()).select_from(Video).scalar_subquery(),
         )).one()
+        summary = connection.execute(sa.select(*(getattr(DailySummary, name) for name in SUMMARY_COLUMNS))
+                                     .where(DailySummary.day == period.day)).one_or_none()
     today_views, month_views, total, yesterday, last_month, videos = (int(value) for value in row)
+    uniques, *filtered = summary or [0] * len(SUMMARY_COLUMNS)
     return Totals(today=today_views, month=month_views, total=total, yesterday_by_now=yesterday,
-                  last_month_by_now=last_month, videos=videos)
+                  last_month_by_now=last_month, videos=videos, uniques_today=uniques,
+                  filtered_today=dict(zip(FILTER_REASONS, filtered)))
 
 
-def views_per_day(days: int, clock: Clock, video_id: str | None = None) -> list[tuple[date, int]]:
-    """Return (local day, views) for the last `days` days, oldest first, zero days included.
+def views_per_day(days: int, clock: Clock, video_id: str | None = None) -> list[DayCount]:
+    """Return views and distinct viewers per local day for the last `days` days, oldest first, zero days included.
 
-    Across all videos, or one video's when `video_id` is given.
+    Across all videos (a viewer of two videos is one viewer), or one video's when `video_id` is given.
     """
     today = clock.today()
     first = today - timedelta(days=days - 1)
-    query = (sa.select(DailyView.day, sa.func.sum(DailyView.views))
-             .where(DailyView.day.between(first, today)).group_by(DailyView.day))
+    in_range = DailyView.day.between(first, today)
     if video_id is not None:
-        query = query.where(DailyView.video_id == video_id)
+        query = sa.select(DailyView.day, DailyView.views, DailyView.unique_viewers).where(
+            in_range, DailyView.video_id == video_id)
+    else:
+        views = (sa.select(DailyView.day, sa.func.sum(DailyView.views).label("views"))
+                 .where(in_range).group_by(DailyView.day).subquery())
+        query = (sa.select(views.c.day, views.c.views, sa.func.coalesce(DailySummary.unique_viewers, 0))
+                 .outerjoin(DailySummary, DailySummary.day == views.c.day))
     with read_transaction() as connection:
-        stored = {day: int(views) for day, views in connection.execute(query).all()}
-    return [(day, stored.get(day, 0)) for day in (first + timedelta(n) for n in range(days))]
+        stored = {day: (int(views), int(uniques)) for day, views, uniques in connection.execute(query).all()}
+    return [DayCount(day, *stored.get(day, (0, 0))) for day in (first + timedelta(n) for n in range(days))]

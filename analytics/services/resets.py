@@ -18,21 +18,24 @@ def reset_daily(clock: Clock, *, stale_only: bool = False) -> int:
     """
     stamps = Stamps.at(clock)
     return _reset(
-        sa.update(Video).values(views_today=0, period_day=stamps.stamped()["period_day"]),
+        sa.update(Video).values(views_today=0, uniques_today=0, period_day=stamps.stamped()["period_day"]),
         sa.not_(stamps.day) if stale_only else None,
     )
 
 
 def reset_monthly(clock: Clock, *, stale_only: bool = False) -> int:
-    """Zero this month's counters and return how many videos were reset.
+    """Zero this month's counters, today's with them, and return how many videos were reset.
 
-    With `stale_only`, only stale counters are zeroed.
+    Today is part of this month, so a month started afresh starts today
+    afresh too (views today never exceed views this month). With
+    `stale_only`, only stale month counters are zeroed: a stale month
+    means a stale day, which reads as 0 already.
     """
     stamps = Stamps.at(clock)
-    return _reset(
-        sa.update(Video).values(views_month=0, period_month=stamps.stamped()["period_month"]),
-        sa.not_(stamps.month) if stale_only else None,
-    )
+    if stale_only:
+        return _reset(sa.update(Video).values(views_month=0, period_month=stamps.stamped()["period_month"]),
+                      sa.not_(stamps.month))
+    return _reset(sa.update(Video).values(views_month=0, views_today=0, uniques_today=0, **stamps.stamped()), None)
 
 
 def _reset(statement, condition) -> int:

@@ -66,12 +66,21 @@ class Stamps:
         return (sa.case((self.day, Video.views_today), else_=0),
                 sa.case((self.month, Video.views_month), else_=0))
 
-    def after_a_view(self) -> dict:
-        """SET values for one more view: +1 in this period, untouched if late, else restart at 1."""
+    def current_uniques(self):
+        """SQL for today's unique viewers: 0 when the day counter is stale."""
+        return sa.case((self.day, Video.uniques_today), else_=0)
+
+    def after_a_view(self, new_viewer: int = 1) -> dict:
+        """SET values for one more view: +1 in this period, untouched if late, else restart at 1.
+
+        Today's unique viewers follow today's views, adding `new_viewer` (0 or 1).
+        """
         p = self.period
         return {
             "views_today": sa.case((Video.period_day == p.day, Video.views_today + 1),
                                    (self.late_day, Video.views_today), else_=1),
+            "uniques_today": sa.case((Video.period_day == p.day, Video.uniques_today + new_viewer),
+                                     (self.late_day, Video.uniques_today), else_=new_viewer),
             "views_month": sa.case((Video.period_month == p.month, Video.views_month + 1),
                                    (self.late_month, Video.views_month), else_=1),
             **self.stamped(),

@@ -93,7 +93,8 @@ def get_video(video_id: str, clock: Clock) -> dict:
     """
     with read_transaction() as connection:
         row = connection.execute(
-            sa.select(*_listing_columns(*Stamps.at(clock).current_views())).where(Video.id == video_id)
+            sa.select(*_listing_columns(*Stamps.at(clock).current_views()),
+                      Stamps.at(clock).current_uniques().label("uniques_today")).where(Video.id == video_id)
         ).mappings().one_or_none()
     if row is None:
         raise VideoNotFound(video_id)

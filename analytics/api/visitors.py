@@ -1,0 +1,63 @@
+"""Who sent a view, as the request tells it: address, user agent, session id, prefetch."""
+
+import json
+
+from flask import request
+
+from ..services.errors import InvalidInput
+from ..services.viewers import Visitor
+
+SESSION_HEADER = "X-Viewtally-Session"
+SESSION_MAX = 128
+# Headers by which browsers announce a prefetch or prerender, and the values that mean it.
+_PREFETCH_HEADERS = (("Sec-Purpose", ("prefetch", "prerender")), ("Purpose", ("prefetch", "prerender")),
+                     ("X-Moz", ("prefetch",)), ("X-Purpose", ("preview",)))
+
+
+def visitor() -> Visitor:
+    """Describe this request's sender.
+
+    The address is the socket peer, or what TRUSTED_PROXIES lets ProxyFix
+    take from X-Forwarded-For; no other header is believed.
+
+    :raises InvalidInput: a malformed session id or JSON body.
+    """
+    return Visitor(address=request.remote_addr or "", user_agent=request.headers.get("User-Agent"),
+                   session=_session(), prefetch=_is_prefetch())
+
+
+def _is_prefetch() -> bool:
+    for header, values in _PREFETCH_HEADERS:
+        announced = request.headers.get(header)
+        if announced and any(value in announced.lower() for value in values):
+            return True
+    return False
+
+
+def _session() -> str | None:
+    """Return the session id from the header, or a "session" field of a JSON or form body."""
+    value = request.headers.get(SESSION_HEADER)
+    if value is None and request.method == "POST":
+        value = _body_field("session")
+    if value is None:
+        return None
+    if not isinstance(value, str) or not 1 <= len(value) <= SESSION_MAX or not value.isprintable():
+        raise InvalidInput(f"A session id is 1 to {SESSION_MAX} printable characters", code="invalid_session")
+    return value
+
+
+def _body_field(name: str):
+    if request.mimetype == "application/json":
+        data = request.get_data(cache=True)
+        if not data.strip():
+            return None
+        try:
+            body = json.loads(data)
+        except (ValueError, RecursionError):
+            body = None
+        if not isinstance(body, dict):
+            raise InvalidInput('Send a JSON object such as {"session": "…"}, or no body', code="invalid_json")
+        return body.get(name)
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        return request.form.get(name)
+    return None

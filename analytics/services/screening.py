@@ -1,0 +1,55 @@
+"""Which requests to leave uncounted before any dedup: the owner's own, prefetches, bots."""
+
+import ipaddress
+from collections.abc import Iterable
+
+from flask import current_app
+
+from .viewers import Visitor
+
+_EXTENSION = "viewtally.screen"
+
+
+class Screen:
+    """The filters of one app, built once from its config."""
+
+    def __init__(self, bots, ignored: Iterable = ()):
+        self.bots = bots
+        self.ignored = tuple(ignored)
+
+    @classmethod
+    def from_config(cls, config) -> "Screen":
+        bots = None
+        if config["BOT_FILTER"]:
+            from .bots import BotFilter  # its lists load only where the filter is on
+
+            bots = BotFilter(allow=config["BOT_FILTER_ALLOW"])
+        return cls(bots, config["IGNORE_IPS"])
+
+    def reason(self, visitor: Visitor) -> str | None:
+        """Return why this request is not a view ("excluded", "prefetch", "bot"), or None if it may count."""
+        if self.ignored and self._ignored(visitor.address):
+            return "excluded"
+        if visitor.prefetch:
+            return "prefetch"
+        if self.bots is not None and self.bots.is_bot(visitor.user_agent):
+            return "bot"
+        return None
+
+    def _ignored(self, address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        ip = getattr(ip, "ipv4_mapped", None) or ip  # ::ffff:203.0.113.7 is 203.0.113.7
+        return any(ip in network for network in self.ignored)
+
+
+def init_app(app) -> None:
+    """Build the app's filters from its config."""
+    app.extensions[_EXTENSION] = Screen.from_config(app.config)
+
+
+def current_screen() -> Screen:
+    """Return the running app's filters."""
+    return current_app.extensions[_EXTENSION]

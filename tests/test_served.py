@@ -317,3 +317,40 @@ def test_simultaneous_identical_views_in_three_workers_count_once(serve, tmp_pat
     assert len({pid for _, pid, _, path in answered if path == "/api/analytics/view/alpha"}) >= 2, \
         "the views reached more than one worker"
     assert "Traceback" not in server.output()
+
+
+def test_no_client_address_user_agent_or_referrer_reaches_the_logs_or_instance(serve, tmp_path):
+    """Served as `make run` serves (access log on stdout), behind one trusted proxy."""
+    server = serve("sqlite:///analytics.db", extra={"TRUSTED_PROXIES": "1", "RATELIMIT_ENABLED": "true",
+                                                    "TRACK_RATE_LIMIT": "8 per minute"},
+                   args=("--access-logfile", "-"))
+    register(server)
+    address, agent = "203.0.113.77", f"{BROWSER_UA} PrivacyMarker/1.0"
+    headers = {"X-Forwarded-For": address, "User-Agent": agent,
+               "Referer": "https://video-site.example/watch?secret=1"}
+    answers = [
+        requests.post(f"{server.url}/api/analytics/view/alpha?from=video-site.example", headers=headers, timeout=10),
+        requests.post(f"{server.url}/api/analytics/view/alpha", headers=headers, timeout=10),  # a repeat
+        requests.get(f"{server.url}/api/analytics/pixel/beta.gif", headers=headers, timeout=10),
+        requests.post(f"{server.url}/api/analytics/view/gamma", headers={**headers, "Sec-Purpose": "prefetch"},
+                      timeout=10),
+        requests.post(f"{server.url}/api/analytics/view/nope", headers=headers, timeout=10),
+        requests.post(f"{server.url}/api/analytics/view/alpha", headers={**headers, "X-Viewtally-Session": ""},
+                      timeout=10),
+        requests.get(f"{server.url}/dashboard?q=video-site.example", headers=headers, timeout=10),
+    ]
+    answers += [requests.post(f"{server.url}/api/analytics/view/beta", headers=headers, timeout=10)
+                for _ in range(6)]  # past the rate limit
+    assert [answer.status_code for answer in answers][:7] == [200, 200, 200, 200, 404, 400, 200]
+    assert answers[-1].status_code == 429
+    assert answers[0].json()["data"]["counted"] is True
+    server.stop()
+    output = (tmp_path / "gunicorn.log").read_text()
+    assert "POST /api/analytics/view/alpha" in output  # the access log is there, without who sent it
+    instance_files = [path for path in (tmp_path / "instance").rglob("*") if path.is_file()]
+    assert any(path.name == "analytics.db" for path in instance_files)
+    haystacks = {"server output": output.encode()}
+    haystacks.update({str(path): path.read_bytes() for path in instance_files})
+    for name, data in haystacks.items():
+        for needle in (address.encode(), bytes([203, 0, 113, 77]), b"PrivacyMarker", b"video-site.example"):
+            assert needle not in data, f"{needle!r} found in {name}"

@@ -5,13 +5,15 @@ import logging
 from flask import Flask
 
 from . import scheduler
+from .services import screening
 
 log = logging.getLogger(__name__)
 
 
 def worker_started(app: Flask, workers: int) -> None:
-    """Start the scheduler; warn when per-process state would split between workers."""
+    """Start the scheduler, ready the filters; warn when per-process state would split between workers."""
     scheduler.start_if_enabled(app)
+    screening.warm(app)
     if workers > 1:
         if app.config["CACHE_TYPE"] == "SimpleCache":
             log.warning("%d workers share no SimpleCache: a viewer may read a stale count for up to "

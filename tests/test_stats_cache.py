@@ -4,6 +4,7 @@ import random
 
 import pytest
 
+from analytics import extensions
 from analytics.extensions import cache
 from analytics.services import stats_cache, views
 from analytics.services.resets import reset_daily
@@ -104,13 +105,17 @@ def test_rate_limits_in_redis_are_shared_between_processes(make_app, redis_prefi
     clients = [app.test_client() for app in (one, other, one, other)]
     for client in clients:
         client.environ_base["REMOTE_ADDR"] = address
+    with one.test_request_context(environ_base={"REMOTE_ADDR": address}):
+        client_key = extensions.client_key()
     try:
         statuses = [client.post("/api/analytics/view/intro").status_code for client in clients]
         assert statuses == [200, 200, 200, 429]
-        assert list(redis.Redis.from_url(REDIS_URL).scan_iter(match=f"*{address}*")), "counted in Redis"
+        server = redis.Redis.from_url(REDIS_URL)
+        assert list(server.scan_iter(match=f"*{client_key}*")), "counted in Redis"
+        assert not list(server.scan_iter(match=f"*{address}*")), "Redis holds a hash of the address, never it"
     finally:
         server = redis.Redis.from_url(REDIS_URL)
-        for key in server.scan_iter(match=f"*{address}*"):
+        for key in server.scan_iter(match=f"*{client_key}*"):
             server.delete(key)
 
 

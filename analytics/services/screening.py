@@ -50,6 +50,13 @@ def init_app(app) -> None:
     app.extensions[_EXTENSION] = Screen.from_config(app.config)
 
 
+def warm(app) -> None:
+    """Compile the bot lists now, so that a worker's first view does not wait for them."""
+    screen = app.extensions[_EXTENSION]
+    if screen.bots is not None:
+        screen.bots.is_bot("Mozilla/5.0")
+
+
 def current_screen() -> Screen:
     """Return the running app's filters."""
     return current_app.extensions[_EXTENSION]

@@ -59,7 +59,8 @@ def logout():
 def _index(status_code: int = 200, **form):
     page = render_template(
         "admin/index.html", scheduler=scheduler.status(current_app._get_current_object()),
-        storage=status.storage(), zone=current_app.config["TIMEZONE"], **form,
+        storage=status.storage(), zone=current_app.config["TIMEZONE"],
+        retention_days=current_app.config["LOG_RETENTION_DAYS"], **form,
     )
     return page, status_code
 

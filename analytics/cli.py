@@ -1,16 +1,16 @@
 """Command-line tools: ``flask --app app videos …`` and ``flask --app app analytics …``."""
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
 from .clock import current_clock
 from .services import demo_data as demo
-from .services import resets, videos, views
+from .services import resets, retention, videos, views
 from .services.errors import InvalidInput, ServiceError
 
 videos_cli = AppGroup("videos", help="Register, import and list videos.")
-analytics_cli = AppGroup("analytics", help="Read counts and reset counters.")
+analytics_cli = AppGroup("analytics", help="Read counts, reset counters, purge old view logs.")
 
 
 def _fail(error: ServiceError):
@@ -84,6 +84,20 @@ def reset_daily() -> None:
 def reset_monthly() -> None:
     """Zero every video's views this month."""
     click.echo(f"Reset monthly views for {resets.reset_monthly(current_clock())} videos")
+
+
+@analytics_cli.command("purge-logs")
+@click.option("--days", type=click.IntRange(min=0), default=None,
+              help="Keep this many days instead of LOG_RETENTION_DAYS (0: keep everything).")
+def purge_logs(days: int | None) -> None:
+    """Delete view-log rows older than LOG_RETENTION_DAYS; counters and daily rows stay."""
+    if days is None:
+        days = current_app.config["LOG_RETENTION_DAYS"]
+    if days == 0:
+        click.echo("Kept every view log row (a retention of 0 days keeps them forever)")
+        return
+    count = retention.purge_view_logs(current_clock(), days)
+    click.echo(f"Deleted {count} view log rows older than {days} days")
 
 
 @click.command("demo-data")

@@ -1,34 +1,72 @@
-"""The midnight resets, run by one daemon thread in the serving process.
+"""The midnight resets and the hourly log purge, run by one daemon thread in the serving process.
 
 The thread starts after the server forks (gunicorn's post_worker_init hook,
 or the first request under ``flask run``), never at import, never in CLI
-commands or tests unless asked. On start it catches up any reset missed
-while the server was down. Every job zeroes only counters stamped with
-another period, so running late, twice, or in several workers at once is
-harmless.
+commands or tests unless asked. On start it catches up: every job runs
+once, so a reset missed while the server was down is done. A reset zeroes
+only counters stamped with another period and the purge deletes only rows
+past LOG_RETENTION_DAYS, so running late, twice, or in several workers at
+once is harmless.
 
 The calendar comes from the app's clock, not from `schedule`'s wall-clock
-``at()``: the thread's one `schedule` job wakes at the next local midnight
-(or within a minute, whichever is sooner) and runs the reset of each
-period it has not yet reset. So a midnight that a DST change skips, a
-machine clock that steps, or a suspended host never cause a missed reset,
-and a failed one is tried again at the next wake.
+``at()``: each job runs once per period (the local day, the local month,
+the UTC hour), and the thread's one `schedule` job wakes when the next
+period begins (or within a minute, whichever is sooner) and runs each job
+whose period has changed since its last successful run. So a midnight
+that a DST change skips, a machine clock that steps, or a suspended host
+never cause a missed reset, and a failed job is tried again at the next
+wake.
 """
 
 import logging
 import threading
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from functools import partial
+from typing import Callable
 
 import schedule
 from flask import Flask
 
 from .clock import Clock, iso_utc
-from .services import job_runs
+from .services import job_runs, retention
 from .services.resets import reset_daily, reset_monthly
 
 log = logging.getLogger(__name__)
 
-JOBS = {"daily_reset": reset_daily, "monthly_reset": reset_monthly}
+
+@dataclass(frozen=True)
+class Job:
+    """A service function run once per period, and how to tell its period and the next one's start."""
+
+    run: Callable[[Clock], int]
+    period: Callable[[Clock], date]  # runs again once this changes; a datetime is a date too
+    next_start: Callable[[Clock], datetime]
+    done: str  # the log line's account of a run, with {} for the count
+
+
+def _day(clock: Clock) -> date:
+    return clock.period().day
+
+
+def _month(clock: Clock) -> date:
+    return clock.period().month
+
+
+def _utc_hour(clock: Clock) -> datetime:
+    # UTC, not local: an hour that DST repeats or skips must not purge twice or never.
+    return clock.now().replace(minute=0, second=0, microsecond=0)
+
+
+def _next_utc_hour(clock: Clock) -> datetime:
+    return _utc_hour(clock) + timedelta(hours=1)
+
+
+JOBS = {
+    "daily_reset": Job(partial(reset_daily, stale_only=True), _day, Clock.next_day_start, "reset {} videos"),
+    "monthly_reset": Job(partial(reset_monthly, stale_only=True), _month, Clock.next_month_start, "reset {} videos"),
+    "purge": Job(retention.purge, _utc_hour, _next_utc_hour, "deleted {} view log rows"),
+}
 MAX_SLEEP_SECONDS = 60.0
 MIN_SLEEP_SECONDS = 0.05
 _EXTENSION = "viewtally.scheduler"
@@ -36,7 +74,7 @@ _start_lock = threading.Lock()
 
 
 class ResetScheduler:
-    """A private `schedule.Scheduler`, the thread that runs it, and the periods reset so far."""
+    """A private `schedule.Scheduler`, the thread that runs it, and the period each job last ran for."""
 
     def __init__(self, app: Flask):
         self.app = app
@@ -49,7 +87,7 @@ class ResetScheduler:
 
     def start(self) -> None:
         self._thread.start()
-        log.info("scheduler started: resets at 00:00 %s", self.app.config["TIMEZONE"])
+        log.info("scheduler started: resets at 00:00 %s, log purge hourly", self.app.config["TIMEZONE"])
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
@@ -61,25 +99,22 @@ class ResetScheduler:
 
     def next_runs(self) -> dict[str, str]:
         """Return when each job runs next, as ISO 8601 UTC."""
-        return {
-            "daily_reset": iso_utc(self.clock.next_day_start()),
-            "monthly_reset": iso_utc(self.clock.next_month_start()),
-        }
+        return {name: iso_utc(job.next_start(self.clock)) for name, job in JOBS.items()}
 
     def catch_up(self) -> list[str]:
-        """Run both resets now, zeroing whatever a missed midnight left stale."""
+        """Run every job now: zero whatever a missed midnight left stale, purge what is old."""
         self._done.clear()
         return self.tick("catch-up")
 
     def tick(self, trigger: str = "schedule") -> list[str]:
-        """Run each reset whose period is not the one it last ran for; return their names.
+        """Run each job whose period is not the one it last ran for; return their names.
 
         Only a run that succeeds is remembered, so a failed one is tried again
-        at the next wake. A clock that steps back runs a reset again, which
-        is harmless: resets only zero counters of another period.
+        at the next wake. A clock that steps back runs a job again, which is
+        harmless: resets only zero counters of another period, and a purge
+        finds nothing more to delete.
         """
-        period = self.clock.period()
-        current = {"daily_reset": period.day, "monthly_reset": period.month}
+        current = {name: job.period(self.clock) for name, job in JOBS.items()}
         due = [name for name in JOBS if self._done.get(name) != current[name]]
         for name in due:
             if self.run_job(name, trigger):
@@ -87,7 +122,7 @@ class ResetScheduler:
         return due
 
     def run_job(self, name: str, trigger: str) -> bool:
-        """Run one reset, log and store its outcome; never raise. Return whether it succeeded.
+        """Run one job, log and store its outcome; never raise. Return whether it succeeded.
 
         The first failure in a row is logged with its traceback, the retries
         that follow in one line each, so an outage does not flood the log.
@@ -95,9 +130,9 @@ class ResetScheduler:
         again = name in self._failing
         with self.app.app_context():
             try:
-                count = JOBS[name](self.clock, stale_only=True)
+                count = JOBS[name].run(self.clock)
                 outcome = {"outcome": "ok", "count": count, "error": None}
-                log.info("%s (%s): reset %d videos", name, trigger, count)
+                log.info("%s (%s): %s", name, trigger, JOBS[name].done.format(count))
                 self._failing.discard(name)
             except Exception as error:
                 outcome = {"outcome": "error", "count": None, "error": _summary(error)}
@@ -114,10 +149,11 @@ class ResetScheduler:
         return outcome["outcome"] == "ok"
 
     def _arm(self) -> None:
-        """Replace the one job with a wake at the next local midnight, or in a minute if sooner."""
-        until_midnight = (self.clock.next_day_start() - self.clock.now()).total_seconds()
+        """Replace the one job with a wake when the next period begins, or in a minute if sooner."""
+        next_start = min(job.next_start(self.clock) for job in JOBS.values())
+        until_next = (next_start - self.clock.now()).total_seconds()
         self._schedule.clear()
-        self._schedule.every(_clamp(until_midnight)).seconds.do(self._wake)
+        self._schedule.every(_clamp(until_next)).seconds.do(self._wake)
 
     def _wake(self) -> type[schedule.CancelJob]:
         try:

@@ -311,3 +311,24 @@ def test_the_status_panel_tells_times_in_the_configured_zone(make_app):
     client = app.test_client()
     log_in(client)
     assert "last run 2026-03-14 00:00 CET (schedule)" in text_of(client.get("/admin"))
+
+
+@pytest.mark.parametrize("days, retention", [(400, "Log retention 400 days; older rows are purged hourly"),
+                                             (0, "Log retention forever (LOG_RETENTION_DAYS is 0)")])
+def test_the_status_panel_shows_the_last_purge_and_the_retention(make_app, days, retention):
+    app = make_app(LOG_RETENTION_DAYS=days)
+    client = app.test_client()
+    log_in(client)
+    assert "Log purge not run yet" in text_of(client.get("/admin"))
+    with app.app_context():
+        job_runs.record("purge", {"ran_at": datetime(2026, 3, 14, 14, 0, tzinfo=timezone.utc), "trigger": "schedule",
+                                  "outcome": "ok", "count": 12345, "error": None})
+    page = text_of(client.get("/admin"))
+    assert "Log purge last run 2026-03-14 14:00 UTC (schedule): ok, 12,345 rows deleted" in page
+    assert retention in page
+    with app.app_context():
+        job_runs.record("purge", {"ran_at": datetime(2026, 3, 14, 15, 0, tzinfo=timezone.utc), "trigger": "schedule",
+                                  "outcome": "error", "count": None, "error": "OperationalError: disk I/O error"})
+    response = client.get("/admin")
+    assert re.search(r'<tr class="failed">\s*<th>Log purge</th>', response.get_data(as_text=True))
+    assert "failed : OperationalError: disk I/O error" in text_of(response)

@@ -18,6 +18,7 @@ def test_health_is_ok_with_the_scheduler_state(app, client):
         "jobs": {
             "daily_reset": {"lastRun": None, "nextRun": None},
             "monthly_reset": {"lastRun": None, "nextRun": None},
+            "purge": {"lastRun": None, "nextRun": None},
         },
     }
 

@@ -1,11 +1,15 @@
-"""The reset scheduler: catch-up on start, stored outcomes, survival of failures."""
+"""The scheduler: resets and the hourly purge, catch-up on start, stored outcomes, survival of failures."""
 
 import logging
 import time
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
+
 from analytics import scheduler
+from analytics.extensions import db
+from analytics.models import VideoViewLog
 from analytics.services import job_runs
 from conftest import add_video, rows, run_sql
 
@@ -38,7 +42,7 @@ def test_start_catches_up_a_missed_midnight_and_keeps_todays_views(app, clock):
     client.post("/api/analytics/view/today")
 
     scheduler.start(app)
-    assert wait_for(lambda: len(last_runs(app)) == 2)
+    assert wait_for(lambda: len(last_runs(app)) == len(scheduler.JOBS))
     runs = last_runs(app)
     assert runs["daily_reset"]["trigger"] == "catch-up"
     assert (runs["daily_reset"]["outcome"], runs["daily_reset"]["count"]) == ("ok", 1)
@@ -72,7 +76,7 @@ def test_a_failing_job_is_logged_and_stored_and_the_thread_survives(app, caplog)
     run_sql(app, "DROP TABLE videos")
     with caplog.at_level(logging.ERROR, logger="analytics.scheduler"):
         runner = scheduler.start(app)
-        assert wait_for(lambda: len(last_runs(app)) == 2)
+        assert wait_for(lambda: len(last_runs(app)) == len(scheduler.JOBS))
     runs = last_runs(app)
     assert runs["daily_reset"]["outcome"] == "error"
     assert "videos" in runs["daily_reset"]["error"]
@@ -93,17 +97,42 @@ def test_a_tick_runs_the_reset_of_each_new_period_once(app, clock):
     client = app.test_client()
     client.post("/api/analytics/view/intro")
     runner = scheduler.ResetScheduler(app)  # not started: the test drives its ticks
-    assert runner.catch_up() == ["daily_reset", "monthly_reset"]
+    assert runner.catch_up() == ["daily_reset", "monthly_reset", "purge"]
     assert runner.tick() == []
-    clock.set(datetime(2026, 3, 15, 0, 0, tzinfo=timezone.utc))  # a new day, same month
-    assert runner.tick() == ["daily_reset"]
+    clock.set(datetime(2026, 3, 15, 0, 0, tzinfo=timezone.utc))  # a new day (and hour), same month
+    assert runner.tick() == ["daily_reset", "purge"]
     assert runner.tick() == []
     assert last_runs(app)["monthly_reset"]["trigger"] == "catch-up"
     client.post("/api/analytics/view/intro")
     clock.set(datetime(2026, 4, 1, 0, 0, tzinfo=timezone.utc))
-    assert runner.tick() == ["daily_reset", "monthly_reset"]
+    assert runner.tick() == ["daily_reset", "monthly_reset", "purge"]
     assert last_runs(app)["monthly_reset"]["count"] == 1
     assert rows(app, "SELECT views_today, views_month, views_total FROM videos") == [(0, 0, 2)]
+
+
+def test_the_purge_runs_once_an_hour_and_its_outcome_is_stored(make_app):
+    app = make_app(LOG_RETENTION_DAYS=30)
+    clock = app.extensions["viewtally.clock"]
+    add_video(app)
+    ages = (timedelta(days=31), timedelta(days=30, minutes=-30), timedelta(0))  # the second is old in an hour
+    with app.app_context(), db.engine.begin() as connection:
+        connection.execute(sa.insert(VideoViewLog), [{"video_id": "intro", "viewed_at": clock.now() - age}
+                                                     for age in ages])
+    runner = scheduler.ResetScheduler(app)
+    assert runner.catch_up() == ["daily_reset", "monthly_reset", "purge"]
+    assert (last_runs(app)["purge"]["trigger"], last_runs(app)["purge"]["count"]) == ("catch-up", 1)
+    assert runner.next_runs()["purge"] == "2026-03-14T16:00:00Z"
+    clock.advance(minutes=59, seconds=59)
+    assert runner.tick() == []
+    clock.advance(seconds=1)
+    assert runner.tick() == ["purge"]
+    assert runner.tick() == []
+    run = last_runs(app)["purge"]
+    assert (run["ran_at"], run["trigger"], run["outcome"], run["count"]) == (clock.now(), "schedule", "ok", 1)
+    assert runner.next_runs()["purge"] == "2026-03-14T17:00:00Z"
+    assert rows(app, "SELECT count(*) FROM video_view_logs") == [(1,)]
+    shown = app.test_client().get("/healthz").get_json()["scheduler"]["jobs"]["purge"]["lastRun"]
+    assert (shown["at"], shown["outcome"], shown["count"]) == ("2026-03-14T16:00:00Z", "ok", 1)
 
 
 def test_a_clock_stepping_back_over_midnight_changes_no_count(app, clock):
@@ -129,7 +158,8 @@ def test_a_failed_reset_is_tried_again_at_the_next_wake(app, clock, caplog):
     clock.set(datetime(2026, 3, 15, 0, 0, tzinfo=timezone.utc))
     run_sql(app, "ALTER TABLE videos RENAME TO videos_away")  # the reset cannot reach its table
     with caplog.at_level(logging.ERROR, logger="analytics.scheduler"):
-        for _ in range(5):
+        assert runner.tick() == ["daily_reset", "purge"]  # the purge of the new hour goes through
+        for _ in range(4):
             assert runner.tick() == ["daily_reset"]
     assert last_runs(app)["daily_reset"]["outcome"] == "error"
     assert sum(record.exc_info is not None for record in caplog.records) == 1  # one traceback, then one line each
@@ -193,19 +223,21 @@ def test_the_thread_resets_once_at_a_skipped_midnight_and_never_spins(make_app, 
 
     with caplog.at_level(logging.INFO, logger="analytics.scheduler"):
         runner.start()
-        assert wait_for(lambda: len(last_runs(app)) == 2)  # the catch-up
+        assert wait_for(lambda: len(last_runs(app)) == len(scheduler.JOBS))  # the catch-up
         next_daily = runner.next_runs()["daily_reset"]
         assert next_daily == "2026-09-06T04:00:00Z"
         time.sleep(0.3)  # the thread looks again within its shortest sleep; nothing is due yet
         assert scheduled_runs() == []
         clock.set(SANTIAGO_DAY_START)
-        assert wait_for(lambda: len(scheduled_runs()) == 1, timeout=2)
+        assert wait_for(lambda: len(scheduled_runs()) == 2, timeout=2)  # the reset and the hour's purge
         time.sleep(0.5)
         clock.advance(minutes=30)  # still the same day: more looks, no more resets
         time.sleep(0.3)
     looking = wakes[-1] - wakes[0]  # the thread looked every 50 ms before midnight, then slept
     assert len(wakes) <= 20 * looking + 3  # never more than 20 looks a second
-    assert [r.getMessage() for r in scheduled_runs()] == ["daily_reset (schedule): reset 1 videos"]
+    assert [r.getMessage() for r in scheduled_runs()] == [
+        "daily_reset (schedule): reset 1 videos", "purge (schedule): deleted 0 view log rows",
+    ]
     assert last_runs(app)["daily_reset"]["trigger"] == "schedule"
     assert runner.next_runs()["daily_reset"] == "2026-09-07T03:00:00Z"
     assert rows(app, "SELECT views_today, views_month, views_total FROM videos") == [(0, 1, 1)]
@@ -219,6 +251,7 @@ def test_healthz_shows_the_next_runs_across_dst(make_app):
     jobs = app.test_client().get("/healthz").get_json()["scheduler"]["jobs"]
     assert jobs["daily_reset"]["nextRun"] == "2026-09-06T04:00:00Z"
     assert jobs["monthly_reset"]["nextRun"] == "2026-10-01T03:00:00Z"
+    assert jobs["purge"]["nextRun"] == "2026-09-05T13:00:00Z"
 
 
 def test_a_served_app_starts_its_scheduler_with_the_first_request(make_app):

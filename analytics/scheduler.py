@@ -65,7 +65,7 @@ def _next_utc_hour(clock: Clock) -> datetime:
 JOBS = {
     "daily_reset": Job(partial(reset_daily, stale_only=True), _day, Clock.next_day_start, "reset {} videos"),
     "monthly_reset": Job(partial(reset_monthly, stale_only=True), _month, Clock.next_month_start, "reset {} videos"),
-    "purge": Job(retention.purge, _utc_hour, _next_utc_hour, "deleted {} view log rows"),
+    "purge": Job(retention.purge, _utc_hour, _next_utc_hour, "deleted {} expired rows (view log, viewer hashes)"),
 }
 MAX_SLEEP_SECONDS = 60.0
 MIN_SLEEP_SECONDS = 0.05
@@ -87,7 +87,7 @@ class ResetScheduler:
 
     def start(self) -> None:
         self._thread.start()
-        log.info("scheduler started: resets at 00:00 %s, log purge hourly", self.app.config["TIMEZONE"])
+        log.info("scheduler started: resets at 00:00 %s, purge hourly", self.app.config["TIMEZONE"])
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()

@@ -4,7 +4,8 @@
 
 Both apps run under gunicorn with gunicorn.conf.py (one worker, eight
 threads), on loopback, one after the other in the same run; Viewtally on a
-fresh SQLite file with rate limits off. Each row prints requests per second,
+fresh SQLite file with rate limits off and the honest-counts filters on (each
+request a distinct viewer in a desktop browser). Each row prints requests per second,
 mean latency and the ratio to the baseline route of the same method. Then
 the run checks that the server counted every view wrk saw acknowledged,
 and prints each worker's memory.
@@ -24,7 +25,18 @@ from pathlib import Path
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
-POST_SCRIPT = 'wrk.method = "POST"\n'
+# Every request comes from a desktop browser and a viewer of its own, so the honest-counts
+# filters run and every view counts (the baseline gets the same requests).
+VIEWERS_SCRIPT = """
+local n = 0
+wrk.method = "%s"
+wrk.headers["User-Agent"] = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+request = function()
+  n = n + 1
+  wrk.headers["X-Viewtally-Session"] = "%s-" .. n
+  return wrk.format()
+end
+"""
 VIDEO = "bench"
 
 
@@ -72,11 +84,9 @@ class Served:
 
 
 def wrk(url: str, method: str, seconds: int, connections: int, folder: Path) -> dict:
-    command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", url]
-    if method == "POST":
-        script = folder / "post.lua"
-        script.write_text(POST_SCRIPT)
-        command[1:1] = ["-s", str(script)]
+    script = folder / f"{method}.lua"
+    script.write_text(VIEWERS_SCRIPT % (method, f"bench-{time.monotonic_ns()}"))
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", str(script), url]
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     latency = re.search(r"Latency\s+([\d.]+)(us|ms|s)", out)
     scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[latency.group(2)]

@@ -319,16 +319,16 @@ def test_the_status_panel_shows_the_last_purge_and_the_retention(make_app, days,
     app = make_app(LOG_RETENTION_DAYS=days)
     client = app.test_client()
     log_in(client)
-    assert "Log purge not run yet" in text_of(client.get("/admin"))
+    assert "Purge not run yet" in text_of(client.get("/admin"))
     with app.app_context():
         job_runs.record("purge", {"ran_at": datetime(2026, 3, 14, 14, 0, tzinfo=timezone.utc), "trigger": "schedule",
                                   "outcome": "ok", "count": 12345, "error": None})
     page = text_of(client.get("/admin"))
-    assert "Log purge last run 2026-03-14 14:00 UTC (schedule): ok, 12,345 rows deleted" in page
+    assert "Purge last run 2026-03-14 14:00 UTC (schedule): ok, 12,345 expired rows deleted" in page
     assert retention in page
     with app.app_context():
         job_runs.record("purge", {"ran_at": datetime(2026, 3, 14, 15, 0, tzinfo=timezone.utc), "trigger": "schedule",
                                   "outcome": "error", "count": None, "error": "OperationalError: disk I/O error"})
     response = client.get("/admin")
-    assert re.search(r'<tr class="failed">\s*<th>Log purge</th>', response.get_data(as_text=True))
+    assert re.search(r'<tr class="failed">\s*<th>Purge</th>', response.get_data(as_text=True))
     assert "failed : OperationalError: disk I/O error" in text_of(response)

@@ -19,6 +19,7 @@ from flask import current_app
 from ..clock import Clock
 from ..database import write_transaction
 from ..models import VideoViewLog
+from . import viewers
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +31,11 @@ MIN_PAUSE_SECONDS = 0.002
 
 
 def purge(clock: Clock) -> int:
-    """Delete what has outlived its retention (LOG_RETENTION_DAYS); return how many rows went."""
-    return purge_view_logs(clock, current_app.config["LOG_RETENTION_DAYS"])
+    """Delete what has outlived its time: view-log rows past LOG_RETENTION_DAYS, viewer hashes past
+    their day and window. Return how many rows went."""
+    config = current_app.config
+    return (purge_view_logs(clock, config["LOG_RETENTION_DAYS"])
+            + viewers.purge_expired(clock, config["DEDUP_WINDOW_SECONDS"]))
 
 
 def purge_view_logs(clock: Clock, days: int) -> int:

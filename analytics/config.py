@@ -44,9 +44,9 @@ DEDUP_WINDOW_SECONDS        3600                        a viewer's repeat views 
                                                         at most 86400)
 BOT_FILTER                  True                        leave views of bots, crawlers, HTTP libraries
                                                         and headless browsers uncounted
-BOT_FILTER_ALLOW            (empty)                     user-agent substrings that are never bots
+BOT_FILTER_ALLOW            None                        user-agent substrings that are never bots
                                                         (comma-separated; e.g. your own apps)
-IGNORE_IPS                  (empty)                     addresses and CIDR ranges whose views are
+IGNORE_IPS                  None                        addresses and CIDR ranges whose views are
                                                         excluded (space- or comma-separated)
 LOG_LEVEL                   INFO                        level of the ``analytics`` loggers
 LOG_RETENTION_DAYS          400                         days a view-log row is kept; older ones are
@@ -95,8 +95,8 @@ DEFAULTS: dict[str, object] = {
     "TRUSTED_PROXIES": 0,
     "DEDUP_WINDOW_SECONDS": 3600,
     "BOT_FILTER": True,
-    "BOT_FILTER_ALLOW": "",
-    "IGNORE_IPS": "",
+    "BOT_FILTER_ALLOW": None,
+    "IGNORE_IPS": None,
     "LOG_LEVEL": "INFO",
     "LOG_RETENTION_DAYS": 400,
 }

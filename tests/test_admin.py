@@ -284,6 +284,7 @@ def test_the_status_panel_shows_jobs_counts_and_size_with_failures_in_red(app, a
     assert "failed : OperationalError: database is locked" in page
     assert "last run 2026-03-01 00:00 UTC (catch-up): ok, 1 videos" in page
     assert "Videos 1" in page and "View log rows 1" in page
+    assert "Viewer hashes 2," in page  # the viewer's row for the video, and among the day's viewers
     assert re.search(r"Database size [\d.]+ kB", page)
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from ..database import read_transaction
-from ..models import DailyView, Video, VideoViewLog
+from ..models import DailyView, DayViewer, RecentView, Video, VideoViewLog
 
 
 @dataclass(frozen=True)
@@ -16,15 +16,18 @@ class Storage:
     videos: int
     view_logs: int
     daily_rows: int
+    viewer_hashes: int
     database_bytes: int | None
 
 
 def storage() -> Storage:
     """Count the rows of each table and measure the database."""
     with read_transaction() as connection:
-        videos, logs, daily = (_count(connection, table) for table in (Video, VideoViewLog, DailyView))
+        videos, logs, daily, recent, day_viewers = (
+            _count(connection, table) for table in (Video, VideoViewLog, DailyView, RecentView, DayViewer))
         size = _database_bytes(connection)
-    return Storage(videos=videos, view_logs=logs, daily_rows=daily, database_bytes=size)
+    return Storage(videos=videos, view_logs=logs, daily_rows=daily, viewer_hashes=recent + day_viewers,
+                   database_bytes=size)
 
 
 def video_count() -> int:

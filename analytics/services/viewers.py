@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from ..clock import Clock
-from ..database import insert, read_transaction, write_transaction
+from ..database import insert, write_transaction
 from ..models import DayViewer, RecentView, ViewerKey
 
 HASH_BYTES = 16
@@ -98,9 +98,3 @@ def purge_expired(clock: Clock, window: int) -> int:
         keys.pop(day, None)
     return gone
 
-
-def stored_hashes() -> int:
-    """Count the viewer hashes held now (for the admin's status panel)."""
-    with read_transaction() as connection:
-        return sum(connection.scalar(sa.select(sa.func.count()).select_from(table))
-                   for table in (RecentView, DayViewer))

@@ -6,7 +6,7 @@ from flask.cli import AppGroup, with_appcontext
 
 from .clock import current_clock
 from .services import demo_data as demo
-from .services import resets, retention, videos, views
+from .services import job_runs, resets, retention, videos, views
 from .services.errors import InvalidInput, ServiceError
 
 videos_cli = AppGroup("videos", help="Register, import and list videos.")
@@ -90,14 +90,15 @@ def reset_monthly() -> None:
 @click.option("--days", type=click.IntRange(min=0), default=None,
               help="Keep this many days instead of LOG_RETENTION_DAYS (0: keep everything).")
 def purge_logs(days: int | None) -> None:
-    """Delete view-log rows older than LOG_RETENTION_DAYS; counters and daily rows stay."""
+    """Delete view-log rows older than LOG_RETENTION_DAYS and expired viewer hashes; counters stay."""
+    clock = current_clock()
     if days is None:
         days = current_app.config["LOG_RETENTION_DAYS"]
-    if days == 0:
-        click.echo("Kept every view log row (a retention of 0 days keeps them forever)")
-        return
-    count = retention.purge_view_logs(current_clock(), days)
-    click.echo(f"Deleted {count} view log rows older than {days} days")
+    count = retention.purge(clock, days)
+    job_runs.record("purge", {"ran_at": clock.now(), "trigger": "command", "outcome": "ok", "count": count,
+                              "error": None})
+    kept = "every view log row kept" if days == 0 else f"view log rows older than {days} days"
+    click.echo(f"Deleted {count} expired rows ({kept}; viewer hashes past their window)")
 
 
 @click.command("demo-data")

@@ -154,8 +154,8 @@ def _normalise(config) -> None:
     if config["DEDUP_WINDOW_SECONDS"] > MAX_DEDUP_WINDOW:
         raise ConfigError(f"DEDUP_WINDOW_SECONDS must be at most {MAX_DEDUP_WINDOW} (one day), "
                           f"not {config['DEDUP_WINDOW_SECONDS']!r}")
-    config["BOT_FILTER_ALLOW"] = _as_list(config["BOT_FILTER_ALLOW"], ",")
-    config["IGNORE_IPS"] = _networks(_as_list(config["IGNORE_IPS"], ", "))
+    config["BOT_FILTER_ALLOW"] = _as_list("BOT_FILTER_ALLOW", config["BOT_FILTER_ALLOW"], ",")
+    config["IGNORE_IPS"] = _networks(_as_list("IGNORE_IPS", config["IGNORE_IPS"], ", "))
     try:
         ZoneInfo(str(config["TIMEZONE"]))
         pytz.timezone(str(config["TIMEZONE"]))  # the scheduler's library must know it too
@@ -188,13 +188,17 @@ def _as_bool(key: str, value: object) -> bool:
     raise ConfigError(f"{key} must be true or false, not {value!r}")
 
 
-def _as_list(value: object, separators: str) -> list[str]:
-    """Split a setting given as text (env, instance config) or take it as a list."""
+def _as_list(key: str, value: object, separators: str) -> list[str]:
+    """Split a setting given as text (env, instance config) or take a list of texts."""
+    if value is None:
+        return []
     if isinstance(value, str):
         for separator in separators[1:]:
             value = value.replace(separator, separators[0])
         value = value.split(separators[0])
-    return [str(item).strip() for item in value or () if str(item).strip()]
+    if not isinstance(value, (list, tuple)) or not all(isinstance(item, str) for item in value):
+        raise ConfigError(f"{key} must be text separated by {separators[0]!r} or a list of texts, not {value!r}")
+    return [item.strip() for item in value if item.strip()]
 
 
 def _networks(values: list[str]) -> list:

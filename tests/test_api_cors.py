@@ -55,7 +55,8 @@ def test_a_preflight_is_answered_for_allowed_origins(make_app, path, method):
     assert response.status_code == 200
     assert response.headers["Access-Control-Allow-Origin"] == "https://videos.example"
     assert method in response.headers["Access-Control-Allow-Methods"]
-    assert response.headers["Access-Control-Allow-Headers"] == "Content-Type"
+    # a player on another site may send JSON and name its viewer
+    assert response.headers["Access-Control-Allow-Headers"] == "Content-Type, X-Viewtally-Session"
     assert response.headers["Access-Control-Max-Age"] == "86400"
     other = app.test_client().options(path, headers={**asking, "Origin": "https://elsewhere.example"})
     assert "Access-Control-Allow-Origin" not in other.headers

@@ -125,3 +125,19 @@ def test_each_filter_keeps_its_own_verdicts():
     assert strict.is_bot("okhttp/4.12.0") is True
     assert lenient.is_bot("okhttp/4.12.0") is False
     assert strict.is_bot("okhttp/4.12.0") is True
+
+
+@pytest.mark.parametrize("user_agent", [
+    "Mozilla/5.0 (X11) " + "a" * 65,  # a run the lists' generic pattern would take quadratic time over
+    "Mozilla/5.0 (X11) " + "x-" * 40,
+    "Mozilla/5.0\x00(X11; Linux x86_64)",  # a control character no browser sends
+    "\x01\x02",
+])
+def test_a_crafted_user_agent_is_a_bot_without_reading_the_lists(user_agent):
+    bots = BotFilter()
+    assert bots.is_bot(user_agent) is True
+
+
+def test_a_long_run_of_letters_passes_when_allowed():
+    assert BotFilter(allow=["MyApp/"]).is_bot("MyApp/1.0 " + "a" * 100) is False
+    assert BotFilter().is_bot("Mozilla/5.0 (X11) " + "a" * 64 + " Firefox/133.0") is False  # the limit itself

@@ -110,9 +110,9 @@ def test_the_default_retention_is_400_days(app):
 
 
 @pytest.mark.parametrize("args, output, left", [
-    ([], "Deleted 2 view log rows older than 400 days", 3),
-    (["--days", "30"], "Deleted 3 view log rows older than 30 days", 2),
-    (["--days", "0"], "Kept every view log row", 5),
+    ([], "Deleted 2 expired rows (view log rows older than 400 days;", 3),
+    (["--days", "30"], "Deleted 3 expired rows (view log rows older than 30 days;", 2),
+    (["--days", "0"], "Deleted 0 expired rows (every view log row kept;", 5),
 ])
 def test_the_purge_logs_command(app, args, output, left):
     add_video(app)
@@ -121,6 +121,8 @@ def test_the_purge_logs_command(app, args, output, left):
     assert result.exit_code == 0, result.output
     assert output in result.output
     assert rows(app, "SELECT count(*) FROM video_view_logs") == [(left,)]
+    # the admin page and /healthz show it as the last purge
+    assert rows(app, "SELECT trigger, count FROM job_runs WHERE name = 'purge'") == [("command", 5 - left)]
 
 
 def test_the_purge_logs_command_refuses_a_negative_count_and_has_help(app):

@@ -21,6 +21,6 @@ def allow_origin(response):
     if request.method == "OPTIONS" and "Access-Control-Allow-Origin" in response.headers:
         # A preflight: a page may send JSON and read the answer, and need not ask again for a day.
         response.headers["Access-Control-Allow-Methods"] = response.headers.get("Allow", "GET, POST")
-        response.headers["Access-Control-Allow-Headers"] = "Content-Type"
+        response.headers["Access-Control-Allow-Headers"] = "Content-Type, X-Viewtally-Session"
         response.headers["Access-Control-Max-Age"] = "86400"
     return response

@@ -17,6 +17,7 @@ the lists' regexes compile on the first verdict of the process.
 
 import functools
 import logging
+import re
 from collections.abc import Iterable
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,10 @@ CACHE_SIZE = 4096
 # the length of a run of letters: seconds for 8 KB of "a", some tens of
 # milliseconds at this bound. So a longer one is a bot, unread and uncached.
 MAX_LENGTH = 512
+# The same pattern is quadratic in a run of [a-z0-9_-]: a crafted agent of one
+# 490-character run costs ~25 ms. Real agents' runs are far shorter (a UUID is
+# 36), so an agent with a longer one is a bot, unread and uncached too.
+_LONG_RUN = re.compile(r"[A-Za-z0-9_-]{65}")
 
 
 @functools.cache
@@ -53,7 +58,7 @@ class BotFilter:
         """Return True if views from this user agent should not count."""
         if user_agent is None:
             return True
-        if len(user_agent) > MAX_LENGTH:
+        if len(user_agent) > MAX_LENGTH or _LONG_RUN.search(user_agent):
             return not self._allowed(user_agent)
         return self._verdict(user_agent)
 
@@ -66,9 +71,8 @@ class BotFilter:
         return any(token in lowered for token in self.allow)
 
     def _decide(self, user_agent: str) -> bool:
-        user_agent = user_agent.strip()
-        if not user_agent:
-            return True  # a browser always sends one; scripts often send none
+        if not user_agent.strip() or not user_agent.isprintable():
+            return True  # a browser always sends a printable one; scripts often send none
         if self._allowed(user_agent):
             return False
         return any(matches(user_agent) for matches in _lists())

@@ -30,12 +30,15 @@ TARGET_SECONDS = 0.025
 MIN_PAUSE_SECONDS = 0.002
 
 
-def purge(clock: Clock) -> int:
-    """Delete what has outlived its time: view-log rows past LOG_RETENTION_DAYS, viewer hashes past
-    their day and window. Return how many rows went."""
+def purge(clock: Clock, days: int | None = None) -> int:
+    """Delete what has outlived its time; return how many rows went.
+
+    View-log rows older than `days` (default LOG_RETENTION_DAYS; 0 keeps
+    them), and viewer hashes whose day and dedup window are over.
+    """
     config = current_app.config
-    return (purge_view_logs(clock, config["LOG_RETENTION_DAYS"])
-            + viewers.purge_expired(clock, config["DEDUP_WINDOW_SECONDS"]))
+    days = config["LOG_RETENTION_DAYS"] if days is None else days
+    return purge_view_logs(clock, days) + viewers.purge_expired(clock, config["DEDUP_WINDOW_SECONDS"])
 
 
 def purge_view_logs(clock: Clock, days: int) -> int:

@@ -91,10 +91,11 @@ def get_video(video_id: str, clock: Clock) -> dict:
 
     :raises VideoNotFound:
     """
+    stamps = Stamps.at(clock)
     with read_transaction() as connection:
         row = connection.execute(
-            sa.select(*_listing_columns(*Stamps.at(clock).current_views()),
-                      Stamps.at(clock).current_uniques().label("uniques_today")).where(Video.id == video_id)
+            sa.select(*_listing_columns(*stamps.current_views()),
+                      stamps.current_uniques().label("uniques_today")).where(Video.id == video_id)
         ).mappings().one_or_none()
     if row is None:
         raise VideoNotFound(video_id)

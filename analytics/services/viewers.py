@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from ..clock import Clock
-from ..database import insert, write_transaction
+from ..database import insert, read_transaction, write_transaction
 from ..models import DayViewer, RecentView, ViewerKey
 
 HASH_BYTES = 16
@@ -42,23 +42,36 @@ class Visitor:
         return b"a\0" + self.address.encode() + b"\0" + (self.user_agent or "").encode()
 
 
-def viewer_hash(visitor: Visitor, day: date) -> bytes:
-    """Return the visitor's hash for a local day."""
-    return hmac.digest(day_key(day), visitor.identity(), hashlib.sha256)[:HASH_BYTES]
+def viewer_hash(visitor: Visitor, day: date, create: bool = True) -> bytes | None:
+    """Return the visitor's hash for a local day (None when that day has no key and `create` is off)."""
+    key = day_key(day, create)
+    return None if key is None else hmac.digest(key, visitor.identity(), hashlib.sha256)[:HASH_BYTES]
 
 
-def day_key(day: date) -> bytes:
+def day_key(day: date, create: bool = True) -> bytes | None:
     """Return the key of a local day, creating it on its first view (every worker gets the same)."""
     keys = current_app.extensions.setdefault(_KEYS, {})
     key = keys.get(day)
     if key is None:
-        key = keys[day] = _mixed(_stored_secret(day))
-        for old in [known for known in keys if known < day - timedelta(days=1)]:
-            keys.pop(old, None)
+        secret = _stored_secret(day, create)
+        if secret is None:
+            return None
+        key = keys[day] = _mixed(secret)
     return key
 
 
-def _stored_secret(day: date) -> bytes:
+def forget_keys_except(days: set[date]) -> None:
+    """Drop this process's copies of keys no view needs now (the database's go with the purge)."""
+    keys = current_app.extensions.get(_KEYS, {})
+    if len(keys) > len(days):
+        for day in [known for known in list(keys) if known not in days]:
+            keys.pop(day, None)
+
+
+def _stored_secret(day: date, create: bool) -> bytes | None:
+    if not create:
+        with read_transaction() as connection:
+            return connection.scalar(sa.select(ViewerKey.secret).where(ViewerKey.day == day))
     with write_transaction() as connection:
         connection.execute(insert(connection, ViewerKey).values(day=day, secret=secrets.token_bytes(32))
                            .on_conflict_do_nothing())
@@ -69,12 +82,31 @@ def _mixed(secret: bytes) -> bytes:
     return hmac.digest(current_app.config["SECRET_KEY"].encode(), b"viewer-key\0" + secret, hashlib.sha256)
 
 
-def window_reaches_back(clock: Clock, now: datetime, window: int) -> date | None:
-    """Return yesterday when the dedup window still reaches into it, else None."""
-    day = clock.period(now).day
-    if window and now - timedelta(seconds=window) < clock.start_of(day):
-        return day - timedelta(days=1)
-    return None
+def lock_id(visitor: Visitor, video_id: str) -> int:
+    """Return a 63-bit lock id of this viewer and video, alike on every day, never stored."""
+    digest = hmac.digest(current_app.config["SECRET_KEY"].encode(),
+                         b"lock\0" + video_id.encode() + b"\0" + visitor.identity(), hashlib.sha256)
+    return int.from_bytes(digest[:8], "big") >> 1
+
+
+def other_days(clock: Clock, now: datetime, day: date, window: int, late_views: bool) -> list[date]:
+    """Return the days besides `day` that may hold this viewer's last counted view within the window.
+
+    The days the window reaches back into (yesterday in its first hour,
+    with the default window; two days on a 23-hour day with a full-day
+    window), and the next day for a late view just before midnight, which
+    may commit after the viewer's first view of the new day.
+    """
+    if not window:
+        return []
+    days = []
+    earlier = clock.period(now - timedelta(seconds=window)).day
+    while earlier < day:
+        days.append(earlier)
+        earlier += timedelta(days=1)
+    if late_views:
+        days.append(day + timedelta(days=1))
+    return days
 
 
 def purge_expired(clock: Clock, window: int) -> int:
@@ -85,16 +117,13 @@ def purge_expired(clock: Clock, window: int) -> int:
     """
     now = clock.now()
     today = clock.period(now).day
-    needed_day = window_reaches_back(clock, now, window)
+    needed = other_days(clock, now, today, window, late_views=False)
     with write_transaction() as connection:
         gone = connection.execute(sa.delete(RecentView).where(
             RecentView.day < today, RecentView.counted_at <= now - timedelta(seconds=window))).rowcount
         gone += connection.execute(sa.delete(DayViewer).where(DayViewer.day < today)).rowcount
-        kept = [today] + ([needed_day] if needed_day else [])
         gone += connection.execute(sa.delete(ViewerKey).where(
-            ViewerKey.day < today, ViewerKey.day.not_in(kept))).rowcount
-    keys = current_app.extensions.get(_KEYS, {})
-    for day in [known for known in keys if known < today and known not in kept]:
-        keys.pop(day, None)
+            ViewerKey.day < today, ViewerKey.day.not_in(needed))).rowcount
+    forget_keys_except({today, *needed})
     return gone
 

@@ -4,9 +4,10 @@ A viewer is HMAC-SHA256 of the session id the player sent, or else of the
 client address and user agent, under a key of the local day. The key is
 random, kept in the database so every worker agrees, and mixed with
 SECRET_KEY, so neither the database nor the config alone can recompute a
-hash. It is deleted once the dedup window no longer reaches its day, and
-the hashes of a day are purged with it: nobody, the admin included, can
-link a viewer across days or test an address against a stored hash then.
+hash. The purge (hourly, see services/retention.py) deletes a day's hashes
+once the day and the window are over, and its key once no window reaches
+the day: nobody, the admin included, can then link a viewer across days or
+test an address against a stored hash.
 """
 
 import hashlib

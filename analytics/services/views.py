@@ -91,8 +91,9 @@ def track_view(video_id: str, clock: Clock, visitor: Visitor) -> Outcome:
                  if (hashed := viewers.viewer_hash(visitor, other, create=False)) is not None]
     viewers.forget_keys_except({day, *others})
     with write_transaction() as connection:
-        if elsewhere and connection.dialect.name == "postgresql":
-            # Rows of two days can race, no unique key between them: one such viewer at a time.
+        if others and connection.dialect.name == "postgresql":
+            # Rows of two days can race, no unique key between them: one such viewer at a time
+            # (even when the other day has no key yet: another worker may be making it).
             connection.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": viewers.lock_id(visitor, video_id)})
         views_of_viewer = None
         if not _seen_since(connection, video_id, elsewhere, now - timedelta(seconds=window)):

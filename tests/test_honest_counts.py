@@ -377,3 +377,15 @@ def test_a_full_day_window_reaches_back_two_days_across_a_23_hour_day(make_app):
     assert view(client).json["data"]["reason"] == "duplicate"
     clock.advance(minutes=16)
     assert view(client).json["data"]["counted"] is True
+
+
+def test_the_dashboard_shows_unique_viewers_and_what_was_filtered_today(app, client):
+    from test_dashboard import text_of
+
+    view(client)
+    view(client)  # a repeat
+    view(client, "203.0.113.6", agent="Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)")
+    page = text_of(client.get("/dashboard"))
+    assert "Unique viewers today 1" in page
+    assert "Filtered today, not counted: bots 1 , repeats 1 , prefetches 0 , excluded 0 ." in page  # tags read as blanks
+    assert "Unique viewers today 1" in text_of(client.get("/dashboard/videos/intro"))

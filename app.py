@@ -7,10 +7,8 @@ from flask import Flask
 
 def create_app(test_config: dict | None = None) -> Flask:
     """Build a Viewtally app; `test_config` replaces instance and environment config."""
-    from analytics import (
-        admin, api, cli, config, dashboard, database, errors, extensions, health, instance_secrets, logs,
-        request_guards, scheduler, web_session,
-    )
+    from analytics import cli, config, database, extensions, instance_secrets, logs, scheduler
+    from analytics.web import admin, api, dashboard, errors, health, request_guards, session
     from analytics.clock import Clock
     from analytics.services import screening
 
@@ -29,7 +27,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     errors.init_app(app)
     scheduler.init_app(app)
     cli.init_app(app)
-    web_session.init_app(app)
+    session.init_app(app)
 
     app.register_blueprint(api.bp)
     app.register_blueprint(health.bp)

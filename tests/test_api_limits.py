@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from analytics.api.responses import PIXEL_GIF
+from analytics.web.api.responses import PIXEL_GIF
 from conftest import add_video, rows
 
 ROUTES = [

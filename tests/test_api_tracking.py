@@ -2,7 +2,7 @@
 
 import pytest
 
-from analytics.api.responses import PIXEL_GIF
+from analytics.web.api.responses import PIXEL_GIF
 from conftest import add_video, rows, run_sql
 
 BAD_IDS = ["a" * 65, "has space", "dot.ted", "semi;colon", "caf%C3%A9", "%0A", "a%0A", "quote%27s"]

@@ -3,8 +3,8 @@
 
 from flask import Blueprint, current_app
 
-from . import database, scheduler
-from .clock import current_clock, iso_utc
+from .. import database, scheduler
+from ..clock import current_clock, iso_utc
 
 bp = Blueprint("health", __name__)
 

@@ -4,7 +4,7 @@ import re
 
 from flask import request
 
-from .services.errors import InvalidInput
+from ..services.errors import InvalidInput
 
 _DIGITS = re.compile(r"[0-9]{1,9}")
 

@@ -2,12 +2,12 @@
 
 from flask import current_app, request
 
+from ...clock import current_clock
+from ...extensions import limiter
+from ...services import overview, resets, views
+from ...services.videos import check_video_id
 from ..auth import admin_required, dashboard_data
-from ..clock import current_clock
-from ..extensions import limiter
 from ..params import whole_number
-from ..services import overview, resets, views
-from ..services.videos import check_video_id
 from . import bp
 from .responses import counts_json, ok, pixel
 from .visitors import visitor

@@ -4,11 +4,11 @@ from datetime import datetime
 
 from flask import Blueprint, current_app, redirect, render_template, url_for
 
-from .clock import current_clock
+from ..clock import current_clock
+from ..services import overview, videos
+from ..services.videos import SORTS, check_video_id
 from .params import choice, text, whole_number
-from .services import overview, videos
-from .services.videos import SORTS, check_video_id
-from .web_session import logged_in, to_login
+from .session import logged_in, to_login
 
 bp = Blueprint("dashboard", __name__)
 

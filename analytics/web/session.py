@@ -14,7 +14,7 @@ from functools import wraps
 from flask import current_app, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 
-from .services.errors import ServiceError
+from ..services.errors import ServiceError
 
 _ADMIN = "admin"
 _CSRF = "csrf_token"

@@ -2,10 +2,10 @@
 
 from flask import request
 
+from ...clock import current_clock
+from ...services import videos
+from ...services.errors import InvalidInput
 from ..auth import admin_required, dashboard_data
-from ..clock import current_clock
-from ..services import videos
-from ..services.errors import InvalidInput
 from ..params import choice, text, whole_number
 from . import bp
 from .analytics import stats_limit

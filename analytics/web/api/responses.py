@@ -2,9 +2,9 @@
 
 from flask import jsonify, make_response
 
-from ..clock import iso_utc
+from ...clock import iso_utc
 
-from ..services.views import Counts
+from ...services.views import Counts
 
 # A 1x1 transparent GIF.
 PIXEL_GIF = (

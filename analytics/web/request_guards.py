@@ -6,7 +6,7 @@ from flask import Flask, current_app, request
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from .web_session import logged_in
+from .session import logged_in
 
 
 # The admin page's CSV upload may be larger than any other body, for a logged-in admin.

@@ -5,9 +5,9 @@ from functools import wraps
 
 from flask import current_app, request
 
-from .extensions import limiter
-from .services.errors import ServiceError
-from .web_session import logged_in
+from ..extensions import limiter
+from ..services.errors import ServiceError
+from .session import logged_in
 
 
 class AdminTokenRequired(ServiceError):

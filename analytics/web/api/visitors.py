@@ -4,8 +4,8 @@ import json
 
 from flask import request
 
-from ..services.errors import InvalidInput
-from ..services.viewers import Visitor
+from ...services.errors import InvalidInput
+from ...services.viewers import Visitor
 
 SESSION_HEADER = "X-Viewtally-Session"
 SESSION_MAX = 128

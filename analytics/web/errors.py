@@ -15,9 +15,9 @@ from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
+from ..extensions import limiter
+from ..services.errors import ServiceError
 from .api import responses
-from .extensions import limiter
-from .services.errors import ServiceError
 
 log = logging.getLogger(__name__)
 

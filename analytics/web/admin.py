@@ -5,12 +5,13 @@ import re
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from markupsafe import Markup
 
-from . import scheduler, web_session
+from .. import scheduler
+from ..clock import current_clock
+from ..services import resets, status, videos
+from ..services.errors import ServiceError
+from . import session as web_session
 from .auth import failed_token_limit
-from .clock import current_clock
-from .services import resets, status, videos
-from .services.errors import ServiceError
-from .web_session import login_required
+from .session import login_required
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 bp.before_request(web_session.check_csrf)

@@ -1,0 +1,1 @@
+"""Everything that speaks HTTP: the blueprints (JSON API, dashboard, admin, health) and their helpers."""

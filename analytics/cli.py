@@ -7,10 +7,11 @@ from flask.cli import AppGroup, with_appcontext
 from .clock import current_clock
 from .services import demo_data as demo
 from .services import job_runs, resets, retention, videos, views
+from .services.backup import backup_sqlite
 from .services.errors import InvalidInput, ServiceError
 
 videos_cli = AppGroup("videos", help="Register, import and list videos.")
-analytics_cli = AppGroup("analytics", help="Read counts, reset counters, purge old view logs.")
+analytics_cli = AppGroup("analytics", help="Read counts, reset counters, purge old view logs, back up the database.")
 
 
 def _fail(error: ServiceError):
@@ -99,6 +100,18 @@ def purge_logs(days: int | None) -> None:
                               "error": None})
     kept = "every view log row kept" if days == 0 else f"view log rows older than {days} days"
     click.echo(f"Deleted {count} expired rows ({kept}; viewer hashes past their window)")
+
+
+@analytics_cli.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--force", is_flag=True, help="Overwrite PATH if it exists.")
+def backup(path: str, force: bool) -> None:
+    """Copy the SQLite database to PATH, a consistent snapshot, while the server runs."""
+    try:
+        report = backup_sqlite(path, force=force)
+    except ServiceError as error:
+        _fail(error)
+    click.echo(f"Wrote {path}: {report['bytes']} bytes, {report['pages']} pages in {report['seconds']:.2f} s")
 
 
 @click.command("demo-data")

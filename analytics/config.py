@@ -10,8 +10,9 @@ key                         default                     meaning
 ==========================  ==========================  ===============================================
 SQLALCHEMY_DATABASE_URI     sqlite:///analytics.db      database; relative SQLite paths land in instance/
 SECRET_KEY                  generated once              kept in instance/secret_key when not set
-ADMIN_TOKEN                 generated once              bearer token for admin endpoints; kept in
-                                                        instance/admin_token (mode 0600) when not set
+ADMIN_TOKEN                 generated once              bearer token for admin endpoints, at least 16
+                                                        characters; kept in instance/admin_token
+                                                        (mode 0600) when not set
 TIMEZONE                    UTC                         IANA zone deciding when "today" and
                                                         "this month" begin
 STATS_CACHE_SECONDS         30                          how long GET stats answers are cached
@@ -31,7 +32,8 @@ LOGIN_RATE_LIMIT            5 per minute                wrong admin tokens per c
 DASHBOARD_PUBLIC            True                        False: the dashboard needs the admin login
 IMPORT_MAX_CONTENT_LENGTH   2097152                     largest CSV upload on the admin page, bytes
 SESSION_COOKIE_SAMESITE     Lax                         SameSite of the admin's session cookie
-PERMANENT_SESSION_LIFETIME  43200                       seconds an admin login lasts
+PERMANENT_SESSION_LIFETIME  43200                       seconds an admin login lasts, counted from
+                                                        the login (not from the last request)
 SQLITE_SYNCHRONOUS          NORMAL                      NORMAL: a commit survives a crash of the
                                                         process; FULL: also of the machine (slower)
 MAX_CONTENT_LENGTH          16384                       largest request body in bytes; larger is 413
@@ -107,6 +109,8 @@ _COUNTS = ("STATS_CACHE_SECONDS", "MAX_CONTENT_LENGTH", "IMPORT_MAX_CONTENT_LENG
            "PERMANENT_SESSION_LIFETIME", "DEDUP_WINDOW_SECONDS", "LOG_RETENTION_DAYS")
 _TEXTS = ("SECRET_KEY", "ADMIN_TOKEN")
 _SUPPORTED_DATABASES = ("sqlite", "postgresql")
+# A token short enough to guess at LOGIN_RATE_LIMIT is no lock; a generated one has 43 characters.
+MIN_ADMIN_TOKEN_LENGTH = 16
 # Viewer hashes use a key of the day; a longer window would keep keys, and so links between days, longer.
 MAX_DEDUP_WINDOW = 24 * 60 * 60
 
@@ -149,6 +153,10 @@ def _normalise(config) -> None:
         # An environment value of digits arrives as an int; a token is text.
         if config[key] is not None:
             config[key] = str(config[key])
+    if config["ADMIN_TOKEN"] and len(config["ADMIN_TOKEN"]) < MIN_ADMIN_TOKEN_LENGTH:
+        # The message never repeats the token: it may reach a log.
+        raise ConfigError(f"ADMIN_TOKEN must be at least {MIN_ADMIN_TOKEN_LENGTH} characters long, "
+                          f"not {len(config['ADMIN_TOKEN'])}; leave it unset to have one generated")
     if isinstance(config["CORS_ORIGINS"], str):
         config["CORS_ORIGINS"] = config["CORS_ORIGINS"].replace(",", " ").split()
     if config["DEDUP_WINDOW_SECONDS"] > MAX_DEDUP_WINDOW:

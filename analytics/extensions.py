@@ -9,6 +9,7 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from limits.errors import ConfigurationError
 from flask_sqlalchemy import SQLAlchemy
+from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.orm import DeclarativeBase
 
 
@@ -31,6 +32,8 @@ def client_key() -> str:
 
 
 limiter = Limiter(key_func=client_key)
+# Every form post needs this session's token; the JSON API is exempt (web/api), web/session attaches it.
+csrf = CSRFProtect()
 
 
 def init_app(app: Flask) -> None:

@@ -145,3 +145,16 @@ class JobRun(db.Model):
     outcome: Mapped[str] = mapped_column(sa.String(8))
     count: Mapped[int | None] = mapped_column(sa.Integer)
     error: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class AdminSession(db.Model):
+    """One admin login that has not ended: logging out deletes it, so a copied cookie opens nothing.
+
+    Only a hash of the login's nonce is kept; the nonce itself lives in the
+    signed session cookie alone.
+    """
+
+    __tablename__ = "admin_sessions"
+
+    nonce_hash: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

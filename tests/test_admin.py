@@ -60,7 +60,9 @@ def test_the_session_cookie_is_httponly_lax_and_secure_over_https(app):
     for base, secure in (("http://localhost", False), ("https://localhost", True)):
         client = app.test_client()
         token = csrf_of(client.get("/admin/login", base_url=base))
-        response = client.post("/admin/login", base_url=base, data={"csrf_token": token, "token": ADMIN_TOKEN})
+        # Over https Flask-WTF also wants the Referer a browser sends for a same-origin form.
+        response = client.post("/admin/login", base_url=base, headers={"Referer": f"{base}/admin/login"},
+                               data={"csrf_token": token, "token": ADMIN_TOKEN})
         cookie = response.headers["Set-Cookie"]
         assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
         assert ("Secure" in cookie) is secure

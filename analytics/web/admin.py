@@ -7,6 +7,7 @@ from markupsafe import Markup
 
 from .. import scheduler
 from ..clock import current_clock
+from ..extensions import csrf
 from ..services import resets, status, videos
 from ..services.errors import ServiceError
 from . import session as web_session
@@ -14,7 +15,6 @@ from .auth import failed_token_limit
 from .session import login_required
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-bp.before_request(web_session.check_csrf)
 
 RESETS = {"daily": (resets.reset_daily, "today's counters"), "monthly": (resets.reset_monthly, "this month's counters")}
 login_limit = failed_token_limit(methods=["POST"])
@@ -50,8 +50,13 @@ def logout_page():
 
 
 @bp.post("/logout")
+@csrf.exempt
 def logout():
     """End the admin session."""
+    # Checked here, not by default: without a session there is nothing to protect,
+    # and a stale logout form should land on the login page rather than an error.
+    if web_session.logged_in():
+        csrf.protect()
     web_session.log_out()
     flash("You are logged out.")
     return redirect(url_for("admin.login"))

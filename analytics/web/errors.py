@@ -11,6 +11,7 @@ import logging
 import time
 
 from flask import Flask, make_response, render_template, request
+from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
@@ -73,6 +74,12 @@ def on_service_error(error: ServiceError):
                           {"WWW-Authenticate": "Bearer"} if error.status == 401 else None)
 
 
+def on_csrf_error(error: CSRFError):
+    # Flask-WTF's reasons ("The CSRF token is missing.") mean nothing to the admin.
+    return error_response(400, "csrf_rejected",
+                          "This form has expired or was not sent from this site. Reload the page and try again.")
+
+
 def on_http_error(error: HTTPException):
     status = error.code or 500
     headers = {name: value for name, value in error.get_headers() if name in _KEPT_HEADERS}
@@ -98,6 +105,7 @@ def init_app(app: Flask) -> None:
     """Route every error to `error_response`."""
     app.register_error_handler(ServiceError, on_service_error)
     app.register_error_handler(HTTPException, on_http_error)
+    app.register_error_handler(CSRFError, on_csrf_error)
     app.register_error_handler(IntegrityError, on_integrity_error)
     for outage in (OperationalError, InterfaceError, PoolTimeout):
         app.register_error_handler(outage, on_database_error)

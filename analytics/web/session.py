@@ -1,40 +1,43 @@
-"""The admin's browser session: login, logout, and the CSRF token of every form.
+"""The admin's browser session: login, logout, and what refuses a form post from elsewhere.
 
 The session is Flask's signed cookie: HttpOnly, SameSite=Lax, and Secure
 whenever the request came over https (directly, or through a trusted proxy).
 The admin logs in with ADMIN_TOKEN, compared in constant time; the token
-itself is never stored in the cookie.
+itself is never stored in the cookie. Each login is also a row on the server
+(services/admin_sessions.py): logging out deletes it, and it outlives
+neither PERMANENT_SESSION_LIFETIME nor the ADMIN_TOKEN it was made with.
+CSRF tokens are Flask-WTF's (`csrf` in extensions.py).
 """
 
 import hashlib
 import hmac
-import secrets
+from datetime import datetime, timedelta, timezone
 from functools import wraps
 
-from flask import current_app, redirect, request, session, url_for
+from flask import current_app, g, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 
-from ..services.errors import ServiceError
+from ..clock import current_clock, utc_now
+from ..extensions import csrf
+from ..services import admin_sessions
 
 _ADMIN = "admin"
-_CSRF = "csrf_token"
+_NONCE = "login"
+_EXPIRES = "expires"
 
 
 class HttpsAwareSessions(SecureCookieSessionInterface):
-    """Mark the session cookie Secure when the request itself was https."""
+    """Mark the session cookie Secure over https, and let it expire a fixed time after login."""
 
     def get_cookie_secure(self, app) -> bool:
         return bool(app.config["SESSION_COOKIE_SECURE"] or request.is_secure)
 
-
-class CsrfRejected(ServiceError):
-    """A form post without this session's CSRF token."""
-
-    code = "csrf_rejected"
-    status = 400
-
-    def __init__(self):
-        super().__init__("This form has expired or was not sent from this site. Reload the page and try again.")
+    def get_expiration_time(self, app, session):
+        # Flask would set now + lifetime each time the cookie is written (a flash
+        # message writes it too), so the login would slide; the login fixed the end.
+        if session.permanent and isinstance(session.get(_EXPIRES), int):
+            return datetime.fromtimestamp(session[_EXPIRES], timezone.utc)
+        return super().get_expiration_time(app, session)
 
 
 def _token_mark() -> str:
@@ -48,20 +51,33 @@ def log_in(token: str) -> bool:
     expected = current_app.config["ADMIN_TOKEN"] or ""
     if not expected or not hmac.compare_digest(token.encode(), expected.encode()):
         return False
-    session.clear()
-    session.permanent = True  # lasts PERMANENT_SESSION_LIFETIME, not forever
+    lifetime = current_app.permanent_session_lifetime
+    session.clear()  # a new session, and with it a new CSRF token
+    session.permanent = True
     session[_ADMIN] = _token_mark()
-    session[_CSRF] = secrets.token_urlsafe(32)  # a new session, a new token
+    session[_NONCE] = admin_sessions.start(current_clock(), lifetime)
+    # The browser's clock is the wall clock, whatever clock the app was given.
+    session[_EXPIRES] = int((utc_now() + lifetime).timestamp())
+    g.admin_logged_in = True
     return True
 
 
 def log_out() -> None:
+    """End the admin session here and on the server, so a copy of the cookie opens nothing."""
+    if isinstance(session.get(_NONCE), str):
+        admin_sessions.end(session[_NONCE])
     session.clear()
+    g.admin_logged_in = False
 
 
 def logged_in() -> bool:
-    mark = session.get(_ADMIN)
-    return isinstance(mark, str) and hmac.compare_digest(mark, _token_mark())
+    """Tell whether this request belongs to a live admin login (asked once per request)."""
+    if "admin_logged_in" not in g:
+        mark, nonce = session.get(_ADMIN), session.get(_NONCE)
+        g.admin_logged_in = (isinstance(mark, str) and isinstance(nonce, str)
+                             and hmac.compare_digest(mark, _token_mark())
+                             and admin_sessions.is_live(nonce, current_clock(), current_app.permanent_session_lifetime))
+    return g.admin_logged_in
 
 
 def to_login():
@@ -81,29 +97,8 @@ def login_required(view):
     return guarded
 
 
-def csrf_token() -> str:
-    """Return this session's CSRF token, creating it on first use (for templates)."""
-    if _CSRF not in session:
-        session[_CSRF] = secrets.token_urlsafe(32)
-    return session[_CSRF]
-
-
-def check_csrf() -> None:
-    """Refuse a form post that does not carry this session's CSRF token.
-
-    :raises CsrfRejected:
-    """
-    if request.method != "POST":
-        return
-    if request.endpoint == "admin.logout" and not logged_in():
-        return  # nothing to protect: the view just shows the login page
-    sent = request.form.get(_CSRF, "")
-    expected = session.get(_CSRF, "")
-    if not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
-        raise CsrfRejected()
-
-
 def init_app(app) -> None:
+    """Use the https-aware sessions and check CSRF tokens, after the body-size check has run."""
     app.session_interface = HttpsAwareSessions()
-    app.jinja_env.globals["csrf_token"] = csrf_token
+    csrf.init_app(app)  # its check reads the form, so it must come after request_guards' size check
     app.jinja_env.globals["admin_logged_in"] = logged_in

@@ -41,6 +41,9 @@ CORS_ORIGINS                *                           origins whose pages may 
                                                         endpoints (space-separated; empty: none)
 TRUSTED_PROXIES             0                           proxies in front whose X-Forwarded-For is
                                                         believed; 0 ignores that header
+PUBLIC_URL                  None                        the service's own address (https://host), used
+                                                        for every absolute URL instead of the Host
+                                                        header; none: the request's host
 DEDUP_WINDOW_SECONDS        3600                        a viewer's repeat views of a video within this
                                                         many seconds count once (0: every view;
                                                         at most 86400)
@@ -62,6 +65,8 @@ generated secrets and ``config.py``.
 
 import ipaddress
 import os
+import re
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
@@ -95,6 +100,7 @@ DEFAULTS: dict[str, object] = {
     "MAX_CONTENT_LENGTH": 16 * 1024,
     "CORS_ORIGINS": "*",
     "TRUSTED_PROXIES": 0,
+    "PUBLIC_URL": None,
     "DEDUP_WINDOW_SECONDS": 3600,
     "BOT_FILTER": True,
     "BOT_FILTER_ALLOW": None,
@@ -159,6 +165,9 @@ def _normalise(config) -> None:
                           f"not {len(config['ADMIN_TOKEN'])}; leave it unset to have one generated")
     if isinstance(config["CORS_ORIGINS"], str):
         config["CORS_ORIGINS"] = config["CORS_ORIGINS"].replace(",", " ").split()
+    if config["CORS_ORIGINS"] != ["*"]:
+        config["CORS_ORIGINS"] = [_origin("CORS_ORIGINS", value) for value in config["CORS_ORIGINS"]]
+    config["PUBLIC_URL"] = _origin("PUBLIC_URL", config["PUBLIC_URL"]) if config["PUBLIC_URL"] else None
     if config["DEDUP_WINDOW_SECONDS"] > MAX_DEDUP_WINDOW:
         raise ConfigError(f"DEDUP_WINDOW_SECONDS must be at most {MAX_DEDUP_WINDOW} (one day), "
                           f"not {config['DEDUP_WINDOW_SECONDS']!r}")
@@ -207,6 +216,27 @@ def _as_list(key: str, value: object, separators: str) -> list[str]:
     if not isinstance(value, (list, tuple)) or not all(isinstance(item, str) for item in value):
         raise ConfigError(f"{key} must be text separated by {separators[0]!r} or a list of texts, not {value!r}")
     return [item.strip() for item in value if item.strip()]
+
+
+def _origin(key: str, value: object) -> str:
+    """Check a scheme and host (with an optional port), as a browser writes an origin; drop a final slash.
+
+    Flask-CORS reads an origin holding ``*``, ``?`` or brackets as a regular
+    expression matched at the start only, so only names, digits, dots, dashes
+    and a port pass (no IPv6 literal).
+    """
+    text = str(value).strip()
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018  (raises on a port that is not a number)
+    except ValueError:
+        parts = None
+    if (parts is None or parts.scheme not in ("http", "https") or not parts.hostname or parts.username
+            or parts.password or parts.path not in ("", "/") or parts.query or parts.fragment
+            or "?" in text or "#" in text or not re.fullmatch(r"[A-Za-z0-9.:-]+", parts.netloc)):
+        raise ConfigError(f"{key}: {value!r} is not an address like https://stats.example.com "
+                          "(http or https, a host, an optional port, no path)")
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _networks(values: list[str]) -> list:

@@ -45,19 +45,84 @@ def test_an_empty_list_turns_cross_origin_reads_off(make_app):
     assert "Access-Control-Allow-Origin" not in response.headers
 
 
-@pytest.mark.parametrize("path, method", [("/api/analytics/view/intro", "POST"), ("/api/analytics/stats/intro", "GET")])
+def allowed_headers(response) -> set[str]:
+    return {name.strip().lower() for name in response.headers.get("Access-Control-Allow-Headers", "").split(",")} - {""}
+
+
+@pytest.mark.parametrize("path, method", [
+    ("/api/analytics/view/intro", "POST"),
+    ("/api/analytics/pixel/intro.gif", "GET"),
+    ("/api/analytics/stats/intro", "GET"),
+    ("/api/analytics/stats/intro/daily", "GET"),
+    ("/api/videos", "GET"),
+])
 def test_a_preflight_is_answered_for_allowed_origins(make_app, path, method):
     app = make_app(CORS_ORIGINS="https://videos.example")
     add_video(app)
     asking = {"Origin": "https://videos.example", "Access-Control-Request-Method": method,
-              "Access-Control-Request-Headers": "content-type"}
+              "Access-Control-Request-Headers": "content-type, x-viewtally-session"}
     response = app.test_client().options(path, headers=asking)
     assert response.status_code == 200
     assert response.headers["Access-Control-Allow-Origin"] == "https://videos.example"
     assert method in response.headers["Access-Control-Allow-Methods"]
-    # a player on another site may send JSON and name its viewer
-    assert response.headers["Access-Control-Allow-Headers"] == "Content-Type, X-Viewtally-Session"
+    # a player on another site may send JSON and name its viewer (Flask-CORS echoes what was asked)
+    assert allowed_headers(response) == {"content-type", "x-viewtally-session"}
     assert response.headers["Access-Control-Max-Age"] == "86400"
     other = app.test_client().options(path, headers={**asking, "Origin": "https://elsewhere.example"})
     assert "Access-Control-Allow-Origin" not in other.headers
     assert "Access-Control-Allow-Methods" not in other.headers
+
+
+def test_a_preflight_allows_no_other_header(client):
+    asking = {"Origin": "https://videos.example", "Access-Control-Request-Method": "GET",
+              "Access-Control-Request-Headers": "authorization, x-viewtally-session"}
+    response = client.options("/api/videos", headers=asking)
+    assert allowed_headers(response) == {"x-viewtally-session"}
+
+
+@pytest.mark.parametrize("path, method", [
+    ("/api/videos", "POST"),
+    ("/api/analytics/view/intro", "GET"),
+])
+def test_a_preflight_allows_only_the_public_method(client, path, method):
+    asking = {"Origin": "https://videos.example", "Access-Control-Request-Method": method}
+    response = client.options(path, headers=asking)
+    assert method not in response.headers.get("Access-Control-Allow-Methods", "")
+    assert "Access-Control-Max-Age" not in response.headers
+
+
+@pytest.mark.parametrize("path", ["/api/analytics/reset/daily", "/api/analytics/reset/monthly", "/api/analytics/totals"])
+def test_a_preflight_on_other_endpoints_gets_no_allowance(client, path):
+    asking = {"Origin": "https://videos.example", "Access-Control-Request-Method": "POST"}
+    response = client.options(path, headers=asking)
+    assert "Access-Control-Allow-Origin" not in response.headers
+    assert "Access-Control-Allow-Methods" not in response.headers
+
+
+@pytest.mark.parametrize("body", [{}, {"id": "intro", "title": "Intro"}])
+def test_the_admin_post_on_the_public_list_path_never_answers_other_origins(app, client, admin, body):
+    add_video(app)
+    response = client.post("/api/videos", headers={**admin, "Origin": "https://videos.example"}, json=body)
+    assert response.status_code in (201, 400, 409)
+    assert "Access-Control-Allow-Origin" not in response.headers
+
+
+def test_an_error_of_a_public_endpoint_is_readable_by_other_origins(client):
+    response = client.get("/api/videos?per_page=0", headers={"Origin": "https://videos.example"})
+    assert response.status_code == 400
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+
+
+def test_with_a_list_a_request_without_origin_names_none(make_app):
+    app = make_app(CORS_ORIGINS="https://a.example https://b.example")
+    add_video(app)
+    response = app.test_client().get("/api/analytics/stats/intro")
+    assert "Access-Control-Allow-Origin" not in response.headers
+
+
+@pytest.mark.parametrize("value", ["https://*.example.com", "https://a.example/path", "a.example", "* https://a.example"])
+def test_an_origin_that_is_not_plain_is_refused_at_start(make_app, value):
+    from analytics.config import ConfigError
+
+    with pytest.raises(ConfigError, match="CORS_ORIGINS"):
+        make_app(CORS_ORIGINS=value)

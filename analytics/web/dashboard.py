@@ -23,6 +23,19 @@ def thousands(number: int) -> str:
     return f"{number:,}"
 
 
+@bp.app_template_global("absolute_url")
+def absolute_url(endpoint: str, **values) -> str:
+    """Build an absolute URL on PUBLIC_URL, or, without it, on the request's own host.
+
+    The Host header is the client's to choose: only PUBLIC_URL keeps a
+    snippet that people copy into their sites from naming another server.
+    """
+    public = current_app.config["PUBLIC_URL"]
+    if public:
+        return public + url_for(endpoint, **values)
+    return url_for(endpoint, **values, _external=True)
+
+
 @bp.app_template_filter("local_time")
 def local_time(moment: str) -> str:
     """Write an ISO 8601 UTC moment in the configured time zone, to the minute."""

@@ -9,4 +9,5 @@ csrf.exempt(bp)  # its writes take bearer tokens, never cookies, so no other sit
 
 from . import analytics, cors, videos  # noqa: E402,F401  (routes register on bp)
 
-bp.after_request(cors.allow_origin)
+# CORS is set up on the app, once its config is known: when the app registers this blueprint.
+bp.record_once(lambda state: cors.init_app(state.app))

@@ -164,3 +164,14 @@ def test_absurdly_nested_json_is_a_400_not_a_crash(client, admin):
     body = "[" * 5000 + "]" * 5000  # deeper than Python's recursion limit, within 16 KiB
     response = client.post("/api/videos", data=body, content_type="application/json", headers=admin)
     assert (response.status_code, response.json["code"]) == (400, "invalid_json")
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"id": "ok", "titel": "Typo"}, "titel"),
+    ({"id": "ok", "title": "T", "extra": 1}, "extra"),
+])
+def test_registering_refuses_an_unknown_field_by_name(app, client, admin, body, field):
+    response = client.post("/api/videos", json=body, headers=admin)
+    assert (response.status_code, response.json["code"]) == (400, "unknown_field")
+    assert repr(field) in response.json["error"]
+    assert rows(app, "SELECT count(*) FROM videos") == [(0,)]

@@ -3,7 +3,7 @@
 from flask import jsonify, make_response
 
 from ...clock import iso_utc
-
+from ...services.errors import InvalidInput
 from ...services.views import Counts
 
 # A 1x1 transparent GIF.
@@ -31,6 +31,16 @@ def pixel(status: int = 200):
     response.headers["Content-Type"] = "image/gif"
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def reject_unknown_fields(body, known: tuple[str, ...]) -> None:
+    """Refuse a body with a field outside `known`: a typo such as "titel" must not pass silently.
+
+    :raises InvalidInput: code unknown_field, naming the first unknown field.
+    """
+    for name in body:
+        if name not in known:
+            raise InvalidInput(f"Unknown field {name!r}; the fields are {', '.join(known)}", code="unknown_field")
 
 
 def counts_json(counts: Counts) -> dict:

@@ -9,7 +9,7 @@ from ..auth import admin_required, dashboard_data
 from ..params import choice, text, whole_number
 from . import bp
 from .analytics import stats_limit
-from .responses import ok, video_json
+from .responses import ok, reject_unknown_fields, video_json
 
 
 @bp.post("/videos")
@@ -23,6 +23,7 @@ def create_video():
     if not isinstance(body, dict):
         raise InvalidInput('Send a JSON object like {"id": "intro-1", "title": "Intro"} '
                            "with the header Content-Type: application/json", code="invalid_json")
+    reject_unknown_fields(body, ("id", "title"))
     video = videos.create_video(body.get("id"), body.get("title"), current_clock())
     return ok(video_json(video), 201)
 

@@ -6,6 +6,7 @@ from flask import request
 
 from ...services.errors import InvalidInput
 from ...services.viewers import Visitor
+from .responses import reject_unknown_fields
 
 SESSION_HEADER = "X-Viewtally-Session"
 SESSION_MAX = 128
@@ -36,9 +37,13 @@ def _is_prefetch() -> bool:
 
 def _session() -> str | None:
     """Return the session id from the header, or a "session" field of a JSON or form body."""
-    value = request.headers.get(SESSION_HEADER)
-    if value is None and request.method == "POST":
-        value = _body_field("session")
+    header = _checked_session(request.headers.get(SESSION_HEADER))
+    # The body is checked even when the header names the viewer: a bad body is a 400 either way.
+    body = _checked_session(_body_field("session")) if request.method == "POST" else None
+    return body if header is None else header
+
+
+def _checked_session(value) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not 1 <= len(value) <= SESSION_MAX or not value.isprintable():
@@ -57,7 +62,11 @@ def _body_field(name: str):
             body = None
         if not isinstance(body, dict):
             raise InvalidInput('Send a JSON object such as {"session": "…"}, or no body', code="invalid_json")
+        reject_unknown_fields(body, (name,))
+        if name in body and body[name] is None:  # null is no way to leave a field out
+            raise InvalidInput(f"'{name}' must not be null; leave it out instead", code=f"invalid_{name}")
         return body.get(name)
     if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        reject_unknown_fields([*request.form, *request.files], (name,))
         return request.form.get(name)
     return None

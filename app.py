@@ -8,8 +8,7 @@ from flask import Flask
 def create_app(test_config: dict | None = None) -> Flask:
     """Build a Viewtally app; `test_config` replaces instance and environment config."""
     from analytics import cli, config, database, extensions, instance_secrets, logs, scheduler
-    from analytics.web import admin, api, dashboard, errors, health, request_guards, session
-    from analytics.web.headers import secure_headers
+    from analytics.web import admin, api, dashboard, errors, headers, health, request_guards, session
     from analytics.clock import Clock
     from analytics.services import screening
 
@@ -29,7 +28,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     scheduler.init_app(app)
     cli.init_app(app)
     session.init_app(app)
-    app.after_request(secure_headers)
+    headers.init_app(app)
 
     app.register_blueprint(api.bp)
     app.register_blueprint(health.bp)

@@ -7,9 +7,11 @@ threads = 8
 # The access log names no viewer: no client address, user agent, referrer or query string.
 access_log_format = '%(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms'
 # gunicorn believes no forwarded header from anyone (its default trusts 127.0.0.1's
-# X-Forwarded-Proto): the app's ProxyFix believes exactly TRUSTED_PROXIES hops, and
-# none when that is 0. (A UNIX socket's peer has no address; gunicorn trusts it anyway.)
+# X-Forwarded-Proto, and any peer on a UNIX socket): the app's ProxyFix believes
+# exactly TRUSTED_PROXIES hops, and none when that is 0.
 forwarded_allow_ips = ""
+secure_scheme_headers: dict = {}
+forwarder_headers = ""
 
 
 def post_worker_init(worker):

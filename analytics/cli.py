@@ -108,7 +108,7 @@ def purge_logs(days: int | None) -> None:
 def backup(path: str, force: bool) -> None:
     """Copy the SQLite database to PATH, a consistent snapshot, while the server runs."""
     try:
-        report = backup_sqlite(path, force=force)
+        report = backup_sqlite(path, current_app.instance_path, force=force)
     except ServiceError as error:
         _fail(error)
     click.echo(f"Wrote {path}: {report['bytes']} bytes, {report['pages']} pages in {report['seconds']:.2f} s")

@@ -44,6 +44,10 @@ TRUSTED_PROXIES             0                           proxies in front whose X
 PUBLIC_URL                  None                        the service's own address (https://host), used
                                                         for every absolute URL instead of the Host
                                                         header; none: the request's host
+WTF_CSRF_TIME_LIMIT         None                        seconds a form's CSRF token is good for;
+                                                        None: as long as the admin's login
+WTF_CSRF_SSL_STRICT         True                        over https, a form post's Referer must name
+                                                        this host (keep the Host header at the proxy)
 DEDUP_WINDOW_SECONDS        3600                        a viewer's repeat views of a video within this
                                                         many seconds count once (0: every view;
                                                         at most 86400)
@@ -101,6 +105,9 @@ DEFAULTS: dict[str, object] = {
     "CORS_ORIGINS": "*",
     "TRUSTED_PROXIES": 0,
     "PUBLIC_URL": None,
+    # A form's CSRF token lives as long as the admin's login, not Flask-WTF's default hour.
+    "WTF_CSRF_TIME_LIMIT": None,
+    "WTF_CSRF_SSL_STRICT": True,
     "DEDUP_WINDOW_SECONDS": 3600,
     "BOT_FILTER": True,
     "BOT_FILTER_ALLOW": None,
@@ -163,6 +170,9 @@ def _normalise(config) -> None:
         # The message never repeats the token: it may reach a log.
         raise ConfigError(f"ADMIN_TOKEN must be at least {MIN_ADMIN_TOKEN_LENGTH} characters long, "
                           f"not {len(config['ADMIN_TOKEN'])}; leave it unset to have one generated")
+    if config["ADMIN_TOKEN"] and config["ADMIN_TOKEN"] != config["ADMIN_TOKEN"].strip():
+        # A bearer header's blanks are stripped, so such a token could never be matched.
+        raise ConfigError("ADMIN_TOKEN must not begin or end with blanks")
     if isinstance(config["CORS_ORIGINS"], str):
         config["CORS_ORIGINS"] = config["CORS_ORIGINS"].replace(",", " ").split()
     if config["CORS_ORIGINS"] != ["*"]:

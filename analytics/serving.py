@@ -14,6 +14,9 @@ def worker_started(app: Flask, workers: int) -> None:
     """Start the scheduler, ready the filters; warn when per-process state would split between workers."""
     scheduler.start_if_enabled(app)
     screening.warm(app)
+    if not app.config["PUBLIC_URL"]:
+        log.warning("PUBLIC_URL is not set: snippets name whatever host a request names; "
+                    "set it to this service's public address")
     if workers > 1:
         if app.config["CACHE_TYPE"] == "SimpleCache":
             log.warning("%d workers share no SimpleCache: a viewer may read a stale count for up to "

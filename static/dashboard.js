@@ -34,8 +34,10 @@
     });
   }
 
-  function refresh() {
-    var ignore = function () {};
+  var stopOn401 = function () {};
+
+  function refresh() {  // a private dashboard whose login ended stops asking (see stopOn401)
+    var ignore = function (status) { stopOn401(status); };
     var table = document.querySelector("table[data-list]");
     if (table) {  // one request for the whole table, the same page the server rendered
       getJSON(table.getAttribute("data-list")).then(function (data) {
@@ -76,5 +78,6 @@
   });
 
   window.viewtallyDashboard = { refresh: refresh };
-  setInterval(function () { if (!document.hidden) refresh(); }, REFRESH_MS);
+  var timer = setInterval(function () { if (!document.hidden) refresh(); }, REFRESH_MS);
+  stopOn401 = function (status) { if (status === 401) clearInterval(timer); };
 })();

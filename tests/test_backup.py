@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from analytics.services.backup import backup_sqlite
-from conftest import ADMIN_TOKEN, BROWSER_UA, add_video
+from conftest import ADMIN_TOKEN, BROWSER_UA, add_video, rows
 from served import ROOT, Server
 
 TABLES = ["videos", "video_view_logs", "daily_views", "daily_summary", "recent_views", "day_viewers",
@@ -67,7 +67,7 @@ def test_a_backup_holds_the_same_rows_as_the_database(app, runner, instance, tmp
 
 def test_the_service_reports_what_it_wrote(app, tmp_path):
     with app.app_context():
-        report = backup_sqlite(tmp_path / "copy.db", pages=1, sleep=0)
+        report = backup_sqlite(tmp_path / "copy.db", app.instance_path, pages=1, sleep=0)
     assert report["bytes"] == (tmp_path / "copy.db").stat().st_size
     assert report["bytes"] == report["pages"] * 4096
     assert report["seconds"] >= 0
@@ -93,7 +93,7 @@ def test_small_steps_finish_on_one_snapshot_while_views_keep_committing(app, run
             time.sleep(0.01)
         before = len(counted)
         with app.app_context():
-            report = backup_sqlite(tmp_path / "copy.db", pages=2, sleep=0.002)
+            report = backup_sqlite(tmp_path / "copy.db", app.instance_path, pages=2, sleep=0.002)
         after = len(counted)
         writing = writer.is_alive()
     finally:
@@ -128,10 +128,31 @@ def test_a_missing_folder_is_refused(runner, tmp_path):
     assert not (tmp_path / "nowhere").exists()
 
 
-def test_the_database_itself_is_never_the_target(runner, instance):
-    result = runner.invoke(args=["analytics", "backup", "--force", str(instance / "analytics.db")])
+@pytest.mark.parametrize("name, reason", [
+    ("analytics.db", "is the live database or one of its files"),
+    ("analytics.db-wal", "is the live database or one of its files"),
+    ("analytics.db-shm", "is the live database or one of its files"),
+    ("secret_key", "inside the instance folder"),
+    ("new.db", "inside the instance folder"),
+])
+def test_the_live_database_its_files_and_the_instance_folder_are_never_the_target(app, runner, instance, name, reason):
+    runner.invoke(args=["analytics", "stats", "nope"])  # the database is open, with its WAL beside it
+    result = runner.invoke(args=["analytics", "backup", "--force", str(instance / name)])
     assert result.exit_code == 1
-    assert "is the database itself" in result.output
+    assert reason in result.output
+    assert not (instance / "new.db").exists()
+
+
+def test_a_restored_copy_holds_no_admin_login(app, runner, tmp_path):
+    from test_admin import csrf_of
+
+    client = app.test_client()
+    form = {"csrf_token": csrf_of(client.get("/admin/login")), "token": ADMIN_TOKEN}
+    assert client.post("/admin/login", data=form).status_code == 302
+    assert rows(app, "SELECT count(*) FROM admin_sessions") == [(1,)]
+    assert runner.invoke(args=["analytics", "backup", str(tmp_path / "copy.db")]).exit_code == 0
+    with closing(sqlite3.connect(tmp_path / "copy.db")) as copy:
+        assert copy.execute("SELECT count(*) FROM admin_sessions").fetchone() == (0,)
 
 
 def test_postgresql_is_refused_with_a_pointer_to_pg_dump(make_app, postgres_url, tmp_path):

@@ -389,3 +389,8 @@ def test_the_dashboard_shows_unique_viewers_and_what_was_filtered_today(app, cli
     assert "Unique viewers today 1" in page
     assert "Filtered today, not counted: bots 1 , repeats 1 , prefetches 0 , excluded 0 ." in page  # tags read as blanks
     assert "Unique viewers today 1" in text_of(client.get("/dashboard/videos/intro"))
+
+
+def test_a_json_body_of_a_json_subtype_is_read_too(app, client):
+    response = view(client, data='{"session": ""}', content_type="application/vnd.api+json")
+    assert (response.status_code, response.json["code"]) == (400, "invalid_session")

@@ -126,3 +126,54 @@ def test_a_flask_command_with_a_short_admin_token_says_so_in_one_line(instance):
     assert done.returncode == 1
     assert done.stderr.strip().splitlines()[-1].startswith("Error: ADMIN_TOKEN must be at least 16 characters")
     assert "Traceback" not in done.stderr
+
+
+def test_logging_in_again_ends_the_login_before(app):
+    client = app.test_client()
+    log_in(client)
+    copied = client.get_cookie("session").value
+    log_in(client)
+    assert rows(app, "SELECT count(*) FROM admin_sessions") == [(1,)]
+    thief = app.test_client()
+    thief.set_cookie("session", copied)
+    assert thief.get("/admin").status_code == 302
+
+
+def test_requests_without_a_token_use_none_of_the_wrong_token_budget(make_app):
+    """A private dashboard's refreshes after its login ended must not lock the admin out."""
+    app = make_app(DASHBOARD_PUBLIC=False, LOGIN_RATE_LIMIT="3 per minute")
+    client = app.test_client()
+    assert [client.get("/api/analytics/totals").status_code for _ in range(6)] == [401] * 6
+    assert client.get("/api/videos", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}).status_code == 200
+    log_in(client)
+    assert client.get("/admin").status_code == 200
+
+
+@pytest.mark.parametrize("token", [" " * 16, " " + "x" * 20, "x" * 20 + "\t"])
+def test_an_admin_token_with_surrounding_blanks_is_refused(instance, token):
+    from flask import Flask
+
+    app = Flask("sessions_test", instance_path=str(instance))
+    with pytest.raises(ConfigError, match="ADMIN_TOKEN must not begin or end with blanks"):
+        config.load(app, {"ADMIN_TOKEN": token})
+
+
+def test_a_form_token_lasts_as_long_as_the_login(app, clock):
+    add_video(app)
+    client = app.test_client()
+    form_token = log_in(client)
+    clock.advance(hours=3)  # the app's clock; Flask-WTF's own limit would use the wall clock
+    assert app.config["WTF_CSRF_TIME_LIMIT"] is None
+    assert client.post("/admin/reset/daily", data={"csrf_token": form_token}).status_code == 302
+
+
+def test_logins_work_on_postgresql(make_app, postgres_url):
+    app = make_app(SQLALCHEMY_DATABASE_URI=postgres_url)
+    client = app.test_client()
+    form_token = log_in(client)
+    assert client.get("/admin").status_code == 200
+    copied = client.get_cookie("session").value
+    client.post("/admin/logout", data={"csrf_token": form_token})
+    thief = app.test_client()
+    thief.set_cookie("session", copied)
+    assert thief.get("/admin").status_code == 302

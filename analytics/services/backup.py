@@ -17,7 +17,7 @@ STEP_PAGES = 256
 STEP_SLEEP_SECONDS = 0.01
 
 
-def backup_sqlite(path: str | os.PathLike, force: bool = False, pages: int = STEP_PAGES,
+def backup_sqlite(path: str | os.PathLike, instance_path: str, force: bool = False, pages: int = STEP_PAGES,
                   sleep: float = STEP_SLEEP_SECONDS) -> dict:
     """Copy the app's SQLite database to `path` with SQLite's online backup API; return bytes, pages, seconds.
 
@@ -28,7 +28,8 @@ def backup_sqlite(path: str | os.PathLike, force: bool = False, pages: int = STE
     under steady load means never finishing.
 
     :raises InvalidInput: the database is not a SQLite file, `path` exists
-        (and `force` is off), or its folder does not exist.
+        (and `force` is off), its folder does not exist, or it is one of the
+        live database's files or inside the instance folder.
     """
     url = db.engine.url
     if url.get_backend_name() != "sqlite":
@@ -42,8 +43,11 @@ def backup_sqlite(path: str | os.PathLike, force: bool = False, pages: int = STE
         raise InvalidInput(f"The folder {str(target.parent)!r} does not exist")
     if target.exists() and not force:
         raise InvalidInput(f"{str(target)!r} exists already; pass --force to overwrite it")
-    if target.resolve() == Path(url.database).resolve():
-        raise InvalidInput(f"{str(target)!r} is the database itself")
+    live = Path(url.database).resolve()
+    if target.resolve() in {live, *(live.with_name(live.name + suffix) for suffix in ("-wal", "-shm", "-journal"))}:
+        raise InvalidInput(f"{str(target)!r} is the live database or one of its files")
+    if target.resolve().is_relative_to(Path(instance_path).resolve()):
+        raise InvalidInput(f"{str(target)!r} is inside the instance folder, beside the live data and secrets")
 
     # Written beside the target and renamed at the end: a failed copy never leaves a half file at `path`.
     partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
@@ -60,6 +64,8 @@ def backup_sqlite(path: str | os.PathLike, force: bool = False, pages: int = STE
             copied = destination.execute("PRAGMA page_count").fetchone()[0]
             # One self-contained file: the copy would otherwise keep the source's WAL mode.
             destination.execute("PRAGMA journal_mode = DELETE")
+            # A restored copy must not bring back admin logins that ended after it was taken.
+            destination.execute("DELETE FROM admin_sessions")
         finally:
             destination.close()
         source.execute("COMMIT")

@@ -31,11 +31,19 @@ def token_matches(authorization: str, token: str) -> bool:
 def failed_token_limit(**options):
     """A rate limit on wrong admin tokens per client, shared by the login form and the API.
 
-    Only refused attempts count, so using the right token never uses the
-    budget up; after LOGIN_RATE_LIMIT misses the client waits, token or not.
+    Only refused tokens count, so using the right token never uses the
+    budget up, nor does a request that brought none (a private dashboard's
+    refresh after its login ended); after LOGIN_RATE_LIMIT misses the
+    client waits, token or not.
     """
     return limiter.shared_limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], scope="admin-token",
-                                deduct_when=lambda response: response.status_code == 401, **options)
+                                deduct_when=lambda response: response.status_code == 401 and _offered_token(),
+                                **options)
+
+
+def _offered_token() -> bool:
+    """Tell whether the request tried a token (a header or the login form): asking without one guesses nothing."""
+    return "Authorization" in request.headers or "token" in request.form
 
 
 def _carries_admin_token() -> bool:

@@ -33,3 +33,8 @@ def secure_headers(response: Response) -> Response:
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         response.headers.setdefault("Referrer-Policy", "same-origin")
     return response
+
+
+def init_app(app) -> None:
+    """Send the security headers with every answer."""
+    app.after_request(secure_headers)

@@ -52,6 +52,8 @@ def log_in(token: str) -> bool:
     if not expected or not hmac.compare_digest(token.encode(), expected.encode()):
         return False
     lifetime = current_app.permanent_session_lifetime
+    if isinstance(session.get(_NONCE), str):
+        admin_sessions.end(session[_NONCE])  # a copy of the cookie from before this login opens nothing
     session.clear()  # a new session, and with it a new CSRF token
     session.permanent = True
     session[_ADMIN] = _token_mark()
@@ -101,4 +103,3 @@ def init_app(app) -> None:
     """Use the https-aware sessions and check CSRF tokens, after the body-size check has run."""
     app.session_interface = HttpsAwareSessions()
     csrf.init_app(app)  # its check reads the form, so it must come after request_guards' size check
-    app.jinja_env.globals["admin_logged_in"] = logged_in

@@ -12,7 +12,7 @@ PUBLIC_PATHS = {
     "/api/videos": ["GET", "HEAD"],
 }
 PUBLIC_ENDPOINTS = {"api.track_view", "api.track_pixel", "api.stats", "api.daily_stats", "api.list_videos"}
-CORS_HEADERS = ("Access-Control-Allow-Origin", "Access-Control-Expose-Headers", "Access-Control-Allow-Credentials")
+CORS_HEADERS = ("Access-Control-Allow-Origin", "Access-Control-Expose-Headers")
 
 
 def init_app(app: Flask) -> None:

@@ -219,7 +219,7 @@ SCHEMAS = {
 
 
 def document() -> dict:
-    """Return the OpenAPI document; the server is this one, as the request names it."""
+    """Return the OpenAPI document; its server is "/", whatever host serves it."""
     return {
         "openapi": "3.1.0",
         "info": {"title": "Viewtally", "version": "1",
@@ -233,7 +233,7 @@ def document() -> dict:
     }
 
 
-def describe(schema: dict, expand: bool = False) -> str:
+def describe(schema: dict) -> str:
     """Say in one line what `schema` accepts, naming referenced schemas rather than expanding them."""
     if "$ref" in schema:
         return schema["$ref"].rsplit("/", 1)[1]

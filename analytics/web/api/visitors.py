@@ -52,7 +52,7 @@ def _checked_session(value) -> str | None:
 
 
 def _body_field(name: str):
-    if request.mimetype == "application/json":
+    if request.is_json:  # application/json, or any +json type
         data = request.get_data(cache=True)
         if not data.strip():
             return None

@@ -89,6 +89,7 @@ def test_a_preflight_allows_only_the_public_method(client, path, method):
     response = client.options(path, headers=asking)
     assert method not in response.headers.get("Access-Control-Allow-Methods", "")
     assert "Access-Control-Max-Age" not in response.headers
+    assert "Access-Control-Allow-Origin" not in response.headers  # not even the origin: no allowance at all
 
 
 @pytest.mark.parametrize("path", ["/api/analytics/reset/daily", "/api/analytics/reset/monthly", "/api/analytics/totals"])

@@ -394,3 +394,14 @@ def test_the_dashboard_shows_unique_viewers_and_what_was_filtered_today(app, cli
 def test_a_json_body_of_a_json_subtype_is_read_too(app, client):
     response = view(client, data='{"session": ""}', content_type="application/vnd.api+json")
     assert (response.status_code, response.json["code"]) == (400, "invalid_session")
+
+
+def test_a_json_body_sent_as_text_plain_is_read_as_json(app, client):
+    """fetch(url, {method: "POST", body: JSON.stringify(...)}) sends text/plain, sparing the preflight."""
+    body = {"data": '{"session": "member-5"}', "content_type": "text/plain;charset=UTF-8"}
+    assert view(client, "203.0.113.1", **body).json["data"]["counted"] is True
+    assert view(client, "203.0.113.2", OTHER_UA, **body).json["data"]["reason"] == "duplicate"
+    typo = view(client, data='{"sesion": "x"}', content_type="text/plain")
+    assert (typo.status_code, typo.json["code"]) == (400, "unknown_field")
+    prose = view(client, data="hello", content_type="text/plain")
+    assert (prose.status_code, prose.json["code"]) == (400, "invalid_json")

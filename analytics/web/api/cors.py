@@ -1,5 +1,7 @@
 """Let players on other sites call the public endpoints from the browser, through Flask-CORS."""
 
+import re
+
 from flask import Flask, request
 from flask_cors import CORS
 
@@ -41,10 +43,15 @@ def _admin_answers_stay_same_origin(response):
     """Take the allowance back from anything but a public endpoint's answer, or a preflight.
 
     Hand-written because Flask-CORS matches paths, never methods, and
-    /api/videos is both the public list (GET) and the admin's POST.
-    A preflight there allows only GET, through Flask-CORS's own method check.
+    /api/videos is both the public list (GET) and the admin's POST: a
+    preflight for the POST gets no allowance at all.
     """
-    if request.method != "OPTIONS" and request.endpoint not in PUBLIC_ENDPOINTS:
+    if request.method == "OPTIONS":
+        asked = request.headers.get("Access-Control-Request-Method", "")
+        public = any(re.fullmatch(path, request.path) and asked in methods for path, methods in PUBLIC_PATHS.items())
+    else:
+        public = request.endpoint in PUBLIC_ENDPOINTS
+    if not public:
         for header in CORS_HEADERS:
             response.headers.pop(header, None)
     return response

@@ -52,7 +52,9 @@ def _checked_session(value) -> str | None:
 
 
 def _body_field(name: str):
-    if request.is_json:  # application/json, or any +json type
+    # JSON, or text/plain: what fetch() sends for a JSON.stringify() body, which spares a
+    # page on another site the CORS preflight, so it must be read (not ignored) too.
+    if request.is_json or request.mimetype == "text/plain":
         data = request.get_data(cache=True)
         if not data.strip():
             return None

@@ -91,6 +91,9 @@ PATHS = {
             "requestBody": {"required": False, "content": {
                 "application/json": {"schema": _view_body},
                 "application/x-www-form-urlencoded": {"schema": _view_body},
+                # What fetch() sends for a JSON.stringify() body: read as JSON.
+                "text/plain": {"schema": {"type": "string", "contentMediaType": "application/json",
+                                          "contentSchema": _view_body}},
             }},
             "responses": _responses(_ok(_ref("TrackedView")), {
                 400: ["invalid_video_id", "invalid_session", "invalid_json", "unknown_field", "bad_request"],

@@ -76,19 +76,48 @@ class Stamps:
         Today's unique viewers follow today's views, adding `new_viewer` (0 or 1).
         """
         p = self.period
-        return {
-            "views_today": sa.case((Video.period_day == p.day, Video.views_today + 1),
-                                   (self.late_day, Video.views_today), else_=1),
-            "uniques_today": sa.case((Video.period_day == p.day, Video.uniques_today + new_viewer),
-                                     (self.late_day, Video.uniques_today), else_=new_viewer),
-            "views_month": sa.case((Video.period_month == p.month, Video.views_month + 1),
-                                   (self.late_month, Video.views_month), else_=1),
-            **self.stamped(),
-        }
+        return _after_a_view(p.day, p.month, self.late_day, self.late_month, new_viewer)
 
     def stamped(self) -> dict:
         """SET values of the stamps for this period; a late stamp stays, so a late view can find it."""
-        return {
-            "period_day": sa.case((self.late_day, Video.period_day), else_=self.period.day),
-            "period_month": sa.case((self.late_month, Video.period_month), else_=self.period.month),
-        }
+        return _stamped(self.period.day, self.period.month, self.late_day, self.late_month)
+
+    def params(self) -> dict:
+        """Bound values of this moment for `after_a_view_bound`."""
+        p = self.period
+        return {"stamp_day": p.day, "stamp_month": p.month, "stamp_next_day": p.next_day,
+                "stamp_next_month": p.next_month, "stamp_late": self.late_views}
+
+
+def after_a_view_bound() -> dict:
+    """`Stamps.after_a_view` with the moment and `new_viewer` as bound parameters.
+
+    One statement built from these serves every moment: execute it with
+    `Stamps.params()` and `new_viewer`. "Late" is a parameter too, so the
+    late-day test is `:stamp_late AND period_day = :stamp_next_day`.
+    """
+    day = sa.bindparam("stamp_day", type_=sa.Date)
+    month = sa.bindparam("stamp_month", type_=sa.Date)
+    late_day = sa.and_(sa.bindparam("stamp_late", type_=sa.Boolean),
+                       Video.period_day == sa.bindparam("stamp_next_day", type_=sa.Date))
+    late_month = sa.and_(late_day, Video.period_month == sa.bindparam("stamp_next_month", type_=sa.Date))
+    return _after_a_view(day, month, late_day, late_month, sa.bindparam("new_viewer", type_=sa.Integer))
+
+
+def _after_a_view(day, month, late_day, late_month, new_viewer) -> dict:
+    return {
+        "views_today": sa.case((Video.period_day == day, Video.views_today + 1),
+                               (late_day, Video.views_today), else_=1),
+        "uniques_today": sa.case((Video.period_day == day, Video.uniques_today + new_viewer),
+                                 (late_day, Video.uniques_today), else_=new_viewer),
+        "views_month": sa.case((Video.period_month == month, Video.views_month + 1),
+                               (late_month, Video.views_month), else_=1),
+        **_stamped(day, month, late_day, late_month),
+    }
+
+
+def _stamped(day, month, late_day, late_month) -> dict:
+    return {
+        "period_day": sa.case((late_day, Video.period_day), else_=day),
+        "period_month": sa.case((late_month, Video.period_month), else_=month),
+    }

@@ -41,7 +41,10 @@ node_modules/.package-lock.json: package-lock.json
 test: $(VENV)/.dev browser axe
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# Requests per second of the hot routes against bare Flask, measured in one run.
+# Requests per second, p50 and p99 of the hot routes against bare Flask, the check that every
+# acknowledged view was stored, and the worker's memory, in one run (about 3 minutes).
+# BENCH_ARGS="--rounds 1 --seconds 3" is quicker; "--json PATH" writes the figures for
+# bench/compare.py; "--million" adds a 1,000,000-view run for memory growth (long).
 bench: $(VENV)/.dev
 	@command -v wrk >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; } >/dev/null
 	$(BIN)/python bench/http_bench.py $(BENCH_ARGS)

@@ -1,43 +1,70 @@
-"""Requests per second of the hot routes under wrk, against bare Flask served the same way.
+"""Throughput, tail latency and memory of the hot routes under wrk, against bare Flask served the same way.
 
-    make bench            (or: .venv/bin/python bench/http_bench.py --seconds 10)
+    make bench            (or: .venv/bin/python bench/http_bench.py --rounds 1 --seconds 3 --json /tmp/b.json)
 
-Both apps run under gunicorn with gunicorn.conf.py (one worker, eight
-threads), on loopback, one after the other in the same run; Viewtally on a
-fresh SQLite file with rate limits off and the honest-counts filters on (each
-request a distinct viewer in a desktop browser). Each row prints requests per second,
-mean latency and the ratio to the baseline route of the same method. Then
-the run checks that the server counted every view wrk saw acknowledged,
-and prints each worker's memory.
+Both apps run at once under gunicorn as `make run` serves (gunicorn.conf.py:
+one worker, eight threads; an access log), on loopback. Viewtally runs on a
+fresh SQLite file with 1,000 videos registered by the CLI, rate limits off
+and the honest-counts filters on. Each round loads the bare Flask route
+(GET and POST), then each Viewtally route, for --seconds each; a row shows
+the median over --rounds of requests per second, p50 and p99, and the ratios
+of req/s and p99 to the bare Flask route of the same method.
+
+Views are spread over the 1,000 videos, each request a distinct viewer in a
+desktop browser, so every view counts (a first view of the day: the costliest
+kind); the "repeat" row sends the same viewer and video every time, so every
+view is answered as a duplicate. Afterwards the run checks that the database
+stored every view wrk saw acknowledged, and prints the worker's memory before
+and after the load and its peak. --million then sends 1,000,000 more views
+and reports how the worker's memory grew. --json PATH writes the figures for
+bench/compare.py.
 """
 
 import argparse
+import json
 import os
 import re
 import shutil
 import socket
+import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
-# Every request comes from a desktop browser and a viewer of its own, so the honest-counts
-# filters run and every view counts (the baseline gets the same requests).
-VIEWERS_SCRIPT = """
+USER_AGENT = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+              "Chrome/131.0.0.0 Safari/537.36")
+# Each request names its viewer (a fixed one, or a new one each time) and its video (a fixed
+# path, or one of `videos` in turn); the bare Flask baseline gets the same headers.
+LOAD_SCRIPT = """
 local n = 0
-wrk.method = "%s"
-wrk.headers["User-Agent"] = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+wrk.method = "%(method)s"
+wrk.headers["User-Agent"] = "%(agent)s"
 request = function()
   n = n + 1
-  wrk.headers["X-Viewtally-Session"] = "%s-" .. n
-  return wrk.format()
+  if %(repeat)s then
+    wrk.headers["X-Viewtally-Session"] = "%(viewer)s"
+  else
+    wrk.headers["X-Viewtally-Session"] = "%(viewer)s-" .. n
+  end
+  if %(videos)d > 0 then
+    return wrk.format(nil, "%(prefix)s" .. (n %% %(videos)d) .. "%(suffix)s")
+  end
+  return wrk.format(nil, "%(prefix)s")
 end
 """
-VIDEO = "bench"
+VIDEOS = 1000
+HOT = "bench-0"  # the video the stats rows read, and the repeat row's video
+# `make run`'s own flags (bar the address); everything else comes from gunicorn.conf.py.
+MAKE_RUN_FLAGS = ["--access-logfile", "-"]
+GROWTH_GOAL_MIB = 30
+GROWTH_CHUNK_SECONDS = 60
 
 
 def free_port() -> int:
@@ -51,11 +78,12 @@ class Served:
 
     def __init__(self, app: str, folder: Path, env: dict):
         self.port = free_port()
+        self.log = folder / f"{self.port}.log"
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", app, "--bind", f"127.0.0.1:{self.port}",
+            [sys.executable, "-m", "gunicorn", app, "--bind", f"127.0.0.1:{self.port}", *MAKE_RUN_FLAGS,
              "--control-socket", str(folder / f"{self.port}.ctl")],
-            cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=self.log.open("w"),
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -65,12 +93,14 @@ class Served:
             except (requests.ConnectionError, requests.Timeout):  # not listening, or workers still booting
                 time.sleep(0.1)
         self.stop()
-        raise SystemExit(f"{app} did not start")
+        raise SystemExit(f"{app} did not start:\n" + "\n".join(self.log.read_text().splitlines()[-20:]))
 
-    def worker_rss_mib(self) -> float:
+    def memory_mib(self) -> dict:
+        """Return the worker's resident memory now and at its peak (VmRSS, VmHWM)."""
         children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
         status = Path(f"/proc/{children[0]}/status").read_text()
-        return int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024
+        read = lambda key: int(re.search(rf"{key}:\s+(\d+)", status).group(1)) / 1024  # noqa: E731
+        return {"rss": round(read("VmRSS"), 1), "peak": round(read("VmHWM"), 1)}
 
     def __enter__(self):
         return self
@@ -83,69 +113,176 @@ class Served:
         self.process.wait(15)
 
 
-def wrk(url: str, method: str, seconds: int, connections: int, folder: Path) -> dict:
-    script = folder / f"{method}.lua"
-    script.write_text(VIEWERS_SCRIPT % (method, f"bench-{time.monotonic_ns()}"))
-    command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", str(script), url]
+def _ms(value: str, unit: str) -> float:
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def wrk(base_url: str, load: dict, seconds: float, connections: int, folder: Path) -> dict:
+    """Run wrk once with `load` (method, prefix, suffix, videos, repeat) and return its figures."""
+    script = folder / "load.lua"
+    script.write_text(LOAD_SCRIPT % {
+        "agent": USER_AGENT, "viewer": f"bench-{time.monotonic_ns()}", "suffix": "", "videos": 0,
+        **load, "repeat": "true" if load.get("repeat") else "false"})
+    # A long timeout, so a slow answer counts in the latencies rather than as a socket error.
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "30s", "--latency",
+               "-s", str(script), base_url]
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    latency = re.search(r"Latency\s+([\d.]+)(us|ms|s)", out)
-    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[latency.group(2)]
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    percentile = lambda p: _ms(*re.search(rf"^\s+{p}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M).groups())  # noqa: E731
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    socket_errors = re.search(r"connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     return {
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-        "latency_ms": float(latency.group(1)) * scale,
+        "p50_ms": percentile(50), "p99_ms": percentile(99),
         "requests": int(re.search(r"(\d+) requests in", out).group(1)),
-        "errors": int(errors.group(1)) if errors else 0,
+        "non_2xx": int(non_2xx.group(1)) if non_2xx else 0,
+        "socket_errors": sum(map(int, socket_errors.groups())) if socket_errors else 0,
     }
+
+
+def register_videos(folder: Path, env: dict) -> None:
+    """Register the benchmark's videos with the CLI, before the server starts."""
+    csv = folder / "videos.csv"
+    csv.write_text("id,title\n" + "".join(f"bench-{i},Benchmark video {i}\n" for i in range(VIDEOS)))
+    subprocess.run([sys.executable, "-m", "flask", "--app", "app", "videos", "import", str(csv)], cwd=ROOT,
+                   env={**os.environ, **env}, check=True, capture_output=True)
+
+
+def stored_views(database: Path) -> int:
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as connection:
+        return connection.execute("SELECT COALESCE(SUM(views_total), 0) FROM videos").fetchone()[0]
+
+
+def commit() -> str:
+    found = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True)
+    return found.stdout.strip() or "unknown"
+
+
+# (row name, method, path prefix, path suffix, spread over the videos?, repeat viewer?, counts views?)
+ROUTES = [
+    ("POST /api/analytics/view/<id>", "POST", "/api/analytics/view/bench-", "", True, False, True),
+    ("GET /api/analytics/pixel/<id>.gif", "GET", "/api/analytics/pixel/bench-", ".gif", True, False, True),
+    ("POST /api/analytics/view/<id> (repeat)", "POST", f"/api/analytics/view/{HOT}", "", False, True, False),
+    ("GET /api/analytics/stats/<id> (cached)", "GET", f"/api/analytics/stats/{HOT}", "", False, False, False),
+    ("GET /api/analytics/stats/<id>/daily?days=30", "GET", f"/api/analytics/stats/{HOT}/daily?days=30", "",
+     False, False, False),
+]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=int, default=10, help="length of each wrk run")
-    parser.add_argument("--connections", type=int, default=16, help="wrk connections")
+    parser.add_argument("--seconds", type=float, default=5, help="length of each wrk run (default 5)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds; rows show medians (default 3)")
+    parser.add_argument("--connections", type=int, default=16, help="wrk connections (default 16)")
+    parser.add_argument("--json", metavar="PATH", type=Path, help="also write the figures to PATH as JSON")
+    parser.add_argument("--million", dest="growth_views", action="store_const", const=1_000_000, default=0,
+                        help="then send 1,000,000 views and report the worker's memory growth (long)")
+    parser.add_argument("--growth-views", type=int, dest="growth_views", help=argparse.SUPPRESS)
     options = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is not installed (make bench installs it with apt)")
 
-    run = lambda url, method: wrk(url, method, options.seconds, options.connections, folder)  # noqa: E731
-    rows = []
-    with tempfile.TemporaryDirectory() as name:
-        folder = Path(name)
-        with Served("bench.baseline_app:create_app()", folder, {}) as baseline:
-            base = {method: run(f"{baseline.url}/hello", method) for method in ("GET", "POST")}
-            base_rss = baseline.worker_rss_mib()
+    started = time.monotonic()
+    results = {name: [] for name, *_ in ROUTES}
+    base = {"GET": [], "POST": []}
+    acknowledged = in_flight = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        def run(url: str, load: dict, seconds: float = options.seconds) -> dict:
+            return wrk(url, load, seconds, options.connections, folder)
+
+        database = folder / "bench.db"
         env = {
             "VIEWTALLY_INSTANCE_PATH": str(folder / "instance"),
-            "FLASK_SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder}/bench.db",
+            "FLASK_SQLALCHEMY_DATABASE_URI": f"sqlite:///{database}",
             "FLASK_ADMIN_TOKEN": "bench-admin-token", "FLASK_SECRET_KEY": "bench", "FLASK_RATELIMIT_ENABLED": "false",
         }
-        with Served("app:create_app()", folder, env) as served:
-            requests.post(f"{served.url}/api/videos", json={"id": VIDEO, "title": "Benchmark"},
-                          headers={"Authorization": "Bearer bench-admin-token"}, timeout=10).raise_for_status()
-            api = f"{served.url}/api/analytics"
-            routes = [("POST", f"/view/{VIDEO}"), ("GET", f"/pixel/{VIDEO}.gif"), ("GET", f"/stats/{VIDEO}"),
-                      ("GET", f"/stats/{VIDEO}/daily?days=30")]
-            for method, path in routes:
-                rows.append((method, f"/api/analytics{path}", run(api + path, method)))
-            counted = requests.get(f"{api}/stats/{VIDEO}", timeout=10).json()["data"]["viewsTotal"]
-            rss = served.worker_rss_mib()
+        register_videos(folder, env)
+        with Served("bench.baseline_app:create_app()", folder, {}) as baseline, \
+                Served("app:create_app()", folder, env) as served:
+            # The repeat row's viewer is seen once first, so every view wrk sends is a duplicate.
+            seeded = requests.post(f"{served.url}/api/analytics/view/{HOT}", timeout=10, headers={
+                "User-Agent": USER_AGENT, "X-Viewtally-Session": "bench-repeat"}).json()["data"]["counted"]
+            memory_before = served.memory_mib()
+            for _ in range(options.rounds):
+                for method in base:
+                    base[method].append(run(baseline.url, {"method": method, "prefix": "/hello"}))
+                for name, method, prefix, suffix, spread, repeat, counts in ROUTES:
+                    load = {"method": method, "prefix": prefix, "suffix": suffix, "videos": VIDEOS if spread else 0}
+                    if repeat:
+                        load.update(repeat=True, viewer="bench-repeat")
+                    result = run(served.url, load)
+                    results[name].append(result)
+                    if counts:
+                        acknowledged += result["requests"] - result["non_2xx"]
+                        # requests the server may finish after wrk stops counting, or whose answer wrk lost
+                        in_flight += options.connections + result["socket_errors"]
+            memory_after = served.memory_mib()
+            growth = None
+            if options.growth_views:
+                sent, rate = 0, statistics.median(r["rps"] for r in results[ROUTES[0][0]])
+                while sent < options.growth_views:
+                    seconds = max(1, min(GROWTH_CHUNK_SECONDS, round((options.growth_views - sent) / rate)))
+                    result = run(served.url, {"method": "POST", "prefix": "/api/analytics/view/bench-",
+                                              "videos": VIDEOS}, seconds)
+                    sent += result["requests"] - result["non_2xx"]
+                    rate = max(result["rps"], 1.0)
+                    in_flight += options.connections + result["socket_errors"]
+                    print(f"  {sent:,} of {options.growth_views:,} views sent; worker RSS "
+                          f"{served.memory_mib()['rss']:.0f} MiB", file=sys.stderr)
+                acknowledged += sent
+                growth = {"views": sent, "before": memory_after, "after": served.memory_mib()}
+            base_memory = baseline.memory_mib()
+        counted = stored_views(database) - (1 if seeded else 0)
 
-    print(f"wrk: 1 thread, {options.connections} connections, {options.seconds} s per route; "
-          f"gunicorn 1 worker x 8 threads; {os.cpu_count()} CPUs\n")
-    print(f"{'route':<48} {'req/s':>9} {'mean ms':>8} {'vs Flask':>9}")
-    for method in ("GET", "POST"):
-        print(f"{'baseline ' + method + ' /hello (bare Flask)':<48} {base[method]['rps']:>9.0f} "
-              f"{base[method]['latency_ms']:>8.2f} {1:>9.2f}")
-    for method, path, result in rows:
-        ratio = result["rps"] / base[method]["rps"]
-        note = f"  ({result['errors']} non-2xx)" if result["errors"] else ""
-        print(f"{method + ' ' + path:<48} {result['rps']:>9.0f} {result['latency_ms']:>8.2f} {ratio:>9.2f}{note}")
-    acknowledged = sum(r["requests"] - r["errors"] for m, p, r in rows if "/view/" in p or "/pixel/" in p)
-    in_flight = 2 * options.connections  # requests the server may finish after wrk stops counting
+    median = lambda runs, key: statistics.median(r[key] for r in runs)  # noqa: E731
+    rows = []
+    for method in base:
+        runs = base[method]
+        rows.append({"route": f"{method} /hello (bare Flask)", "method": method, "rps": median(runs, "rps"),
+                     "p50_ms": median(runs, "p50_ms"), "p99_ms": median(runs, "p99_ms"), "rounds": runs})
+    base_row = {row["method"]: row for row in rows}
+    for name, method, *_ in ROUTES:
+        runs = results[name]
+        rows.append({"route": name, "method": method, "rps": median(runs, "rps"), "p50_ms": median(runs, "p50_ms"),
+                     "p99_ms": median(runs, "p99_ms"), "rounds": runs})
+    for row in rows:
+        row["rps_ratio"] = round(row["rps"] / base_row[row["method"]]["rps"], 3)
+        row["p99_ratio"] = round(row["p99_ms"] / base_row[row["method"]]["p99_ms"], 2)
+        row["non_2xx"] = sum(r["non_2xx"] for r in row["rounds"])
     exact = acknowledged <= counted <= acknowledged + in_flight
-    print(f"\nviews acknowledged to wrk: {acknowledged}; counted by the server: {counted} "
+    seconds_taken = round(time.monotonic() - started)
+
+    print(f"wrk: 1 thread, {options.connections} connections, {options.seconds:g} s per route, "
+          f"medians of {options.rounds} round(s); gunicorn as `make run` serves (gunicorn.conf.py); "
+          f"{os.cpu_count()} CPUs; {VIDEOS} videos; commit {commit()}\n")
+    print(f"{'route':<46} {'req/s':>7} {'p50 ms':>8} {'p99 ms':>8} {'req/s ×':>8} {'p99 ×':>7}")
+    for row in rows:
+        note = f"  ({row['non_2xx']} non-2xx)" if row["non_2xx"] else ""
+        print(f"{row['route']:<46} {row['rps']:>7.0f} {row['p50_ms']:>8.2f} {row['p99_ms']:>8.2f} "
+              f"{row['rps_ratio']:>8.2f} {row['p99_ratio']:>7.1f}{note}")
+    print("(req/s × and p99 ×: ratio to the bare Flask route of the same method, in this run)")
+    print(f"\nviews acknowledged to wrk: {acknowledged}; stored by the server: {counted} "
           f"({'exact' if exact else 'MISMATCH'}; up to {in_flight} may finish after wrk stops counting)")
-    print(f"worker memory after the run: Viewtally {rss:.0f} MiB, bare Flask {base_rss:.0f} MiB")
+    print(f"Viewtally worker memory: {memory_before['rss']:.0f} MiB before the load, {memory_after['rss']:.0f} MiB "
+          f"after, peak {memory_after['peak']:.0f} MiB; bare Flask {base_memory['rss']:.0f} MiB")
+    if growth:
+        grew = growth["after"]["rss"] - growth["before"]["rss"]
+        print(f"after {growth['views']:,} more views: {growth['after']['rss']:.0f} MiB "
+              f"(grew {grew:+.0f} MiB; goal < {GROWTH_GOAL_MIB} MiB), peak {growth['after']['peak']:.0f} MiB")
+    print(f"run took {seconds_taken} s")
+    if options.json:
+        figures = {
+            "commit": commit(), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "cpus": os.cpu_count(), "seconds": options.seconds, "rounds": options.rounds,
+            "connections": options.connections, "videos": VIDEOS, "rows": rows,
+            "views": {"acknowledged": acknowledged, "stored": counted, "in_flight": in_flight, "exact": exact},
+            "memory_mib": {"before": memory_before, "after": memory_after, "baseline": base_memory,
+                           "growth": growth},
+            "run_seconds": seconds_taken,
+        }
+        options.json.parent.mkdir(parents=True, exist_ok=True)
+        options.json.write_text(json.dumps(figures, indent=2) + "\n")
+        print(f"figures written to {options.json}")
     if not exact:
         raise SystemExit(1)
 

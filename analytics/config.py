@@ -21,6 +21,9 @@ CACHE_REDIS_URL             None                        Redis address when CACHE
 CACHE_KEY_PREFIX            viewtally:                  prefix of every cache key
 SCHEDULER_ENABLED           True                        run the midnight resets and the hourly log
                                                         purge in the serving process
+SCHEDULER_LEASE_SECONDS     45                          how long the process that runs the jobs holds
+                                                        its lease; another takes over within this
+                                                        and a third more (a minute) after it dies
 RATELIMIT_ENABLED           True                        apply the rate limits below
 RATELIMIT_STORAGE_URI       memory://                   flask-limiter storage (redis://… to share)
 RATELIMIT_KEY_PREFIX        viewtally                   prefix of rate-limit keys (read once a process)
@@ -88,6 +91,7 @@ DEFAULTS: dict[str, object] = {
     "CACHE_REDIS_URL": None,
     "CACHE_KEY_PREFIX": "viewtally:",
     "SCHEDULER_ENABLED": True,
+    "SCHEDULER_LEASE_SECONDS": 45,
     "RATELIMIT_ENABLED": True,
     "RATELIMIT_STORAGE_URI": "memory://",
     "RATELIMIT_KEY_PREFIX": "viewtally",
@@ -119,7 +123,8 @@ DEFAULTS: dict[str, object] = {
 _BOOLEANS = ("SCHEDULER_ENABLED", "RATELIMIT_ENABLED", "RATELIMIT_HEADERS_ENABLED",
              "RATELIMIT_SWALLOW_ERRORS", "DASHBOARD_PUBLIC", "BOT_FILTER")
 _COUNTS = ("STATS_CACHE_SECONDS", "MAX_CONTENT_LENGTH", "IMPORT_MAX_CONTENT_LENGTH", "TRUSTED_PROXIES",
-           "PERMANENT_SESSION_LIFETIME", "DEDUP_WINDOW_SECONDS", "LOG_RETENTION_DAYS")
+           "PERMANENT_SESSION_LIFETIME", "DEDUP_WINDOW_SECONDS", "LOG_RETENTION_DAYS",
+           "SCHEDULER_LEASE_SECONDS")
 _TEXTS = ("SECRET_KEY", "ADMIN_TOKEN")
 _SUPPORTED_DATABASES = ("sqlite", "postgresql")
 # A token short enough to guess at LOGIN_RATE_LIMIT is no lock; a generated one has 43 characters.
@@ -178,6 +183,9 @@ def _normalise(config) -> None:
     if config["CORS_ORIGINS"] != ["*"]:
         config["CORS_ORIGINS"] = [_origin("CORS_ORIGINS", value) for value in config["CORS_ORIGINS"]]
     config["PUBLIC_URL"] = _origin("PUBLIC_URL", config["PUBLIC_URL"]) if config["PUBLIC_URL"] else None
+    if config["SCHEDULER_LEASE_SECONDS"] < 1:
+        # A lease that lapses at once elects no one: every worker would run the jobs.
+        raise ConfigError("SCHEDULER_LEASE_SECONDS must be at least 1")
     if config["DEDUP_WINDOW_SECONDS"] > MAX_DEDUP_WINDOW:
         raise ConfigError(f"DEDUP_WINDOW_SECONDS must be at most {MAX_DEDUP_WINDOW} (one day), "
                           f"not {config['DEDUP_WINDOW_SECONDS']!r}")

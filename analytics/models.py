@@ -1,4 +1,4 @@
-"""The tables: videos with their counters, the view log, daily totals, viewers of the day, job runs."""
+"""The tables: videos with their counters, the view log, daily totals, viewers of the day, job runs and their lease."""
 
 from datetime import date, datetime, timezone
 
@@ -145,6 +145,16 @@ class JobRun(db.Model):
     outcome: Mapped[str] = mapped_column(sa.String(8))
     count: Mapped[int | None] = mapped_column(sa.Integer)
     error: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class SchedulerLease(db.Model):
+    """Who runs the scheduled jobs, until when: the one process whose lease has not lapsed."""
+
+    __tablename__ = "scheduler_lease"
+
+    name: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    holder: Mapped[str] = mapped_column(sa.String(200))  # host:pid:random of the process
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class AdminSession(db.Model):

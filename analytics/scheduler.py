@@ -1,12 +1,17 @@
-"""The midnight resets and the hourly log purge, run by one daemon thread in the serving process.
+"""The midnight resets and the hourly log purge, run once per deployment by one elected thread.
 
-The thread starts after the server forks (gunicorn's post_worker_init hook,
-or the first request under ``flask run``), never at import, never in CLI
-commands or tests unless asked. On start it catches up: every job runs
-once, so a reset missed while the server was down is done. A reset zeroes
-only counters stamped with another period and the purge deletes only rows
-past LOG_RETENTION_DAYS, so running late, twice, or in several workers at
-once is harmless.
+Each serving process starts a daemon thread after the server forks
+(gunicorn's post_worker_init hook, or the first request under ``flask
+run``), never at import, never in CLI commands or tests unless asked. At
+every wake each thread tries to take or renew a lease in the database
+(services/lease.py); only the holder runs jobs, so each job runs once per
+deployment, however many workers or hosts serve it. The holder renews
+every third of SCHEDULER_LEASE_SECONDS; if it dies, its lease lapses and
+another thread takes it at its next wake, within SCHEDULER_LEASE_SECONDS
+and a third more. A thread that takes the lease catches up: every job runs
+once, so a reset missed while no one held it is done. A reset zeroes only
+counters stamped with another period and the purge deletes only rows past
+LOG_RETENTION_DAYS, so running late or twice is harmless.
 
 The calendar comes from the app's clock, not from `schedule`'s wall-clock
 ``at()``: each job runs once per period (the local day, the local month,
@@ -19,6 +24,9 @@ wake.
 """
 
 import logging
+import os
+import secrets
+import socket
 import threading
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -29,7 +37,7 @@ import schedule
 from flask import Flask
 
 from .clock import Clock, iso_utc
-from .services import job_runs, retention
+from .services import job_runs, lease, retention
 from .services.resets import reset_daily, reset_monthly
 
 log = logging.getLogger(__name__)
@@ -69,6 +77,7 @@ JOBS = {
 }
 MAX_SLEEP_SECONDS = 60.0
 MIN_SLEEP_SECONDS = 0.05
+LEASE = "scheduler"
 _EXTENSION = "viewtally.scheduler"
 _start_lock = threading.Lock()
 
@@ -84,6 +93,11 @@ class ResetScheduler:
         self._done: dict[str, date] = {}  # the period each job last ran for, successfully
         self._failing: set[str] = set()
         self._thread = threading.Thread(target=self._loop, name="viewtally-scheduler", daemon=True)
+        # Host and pid say who runs the jobs; the random part tells a restarted pid from its predecessor.
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        self.lease_seconds: int = app.config["SCHEDULER_LEASE_SECONDS"]
+        self.is_runner = False
+        self._taken = False  # the lease was taken since the last tick
 
     def start(self) -> None:
         self._thread.start()
@@ -92,6 +106,13 @@ class ResetScheduler:
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
         self._thread.join(timeout)
+        if self.is_runner:  # hand over now rather than when the lease lapses
+            self.is_runner = False
+            try:
+                with self.app.app_context():
+                    lease.release(LEASE, self.holder, self.clock)
+            except Exception as error:
+                log.warning("could not release the scheduler lease: %s", _summary(error))
 
     @property
     def running(self) -> bool:
@@ -107,19 +128,51 @@ class ResetScheduler:
         return self.tick("catch-up")
 
     def tick(self, trigger: str = "schedule") -> list[str]:
-        """Run each job whose period is not the one it last ran for; return their names.
+        """Renew the lease; if this process holds it, run each job whose period is not the one it last ran for.
 
-        Only a run that succeeds is remembered, so a failed one is tried again
-        at the next wake. A clock that steps back runs a job again, which is
-        harmless: resets only zero counters of another period, and a purge
-        finds nothing more to delete.
+        Return the names of the jobs run. Only a run that succeeds is
+        remembered, so a failed one is tried again at the next wake. A clock
+        that steps back runs a job again, which is harmless: resets only zero
+        counters of another period, and a purge finds nothing more to delete.
         """
+        if not self.renew_lease():
+            return []
+        if self._taken and trigger == "schedule":
+            trigger = "take-over"  # another process held the lease until now
+        self._taken = False
         current = {name: job.period(self.clock) for name, job in JOBS.items()}
         due = [name for name in JOBS if self._done.get(name) != current[name]]
+        ran = []
         for name in due:
+            if ran and not self.renew_lease():
+                break  # the jobs before outlasted the lease, and another process took it
+            ran.append(name)
             if self.run_job(name, trigger):
                 self._done[name] = current[name]
-        return due
+        return ran
+
+    def renew_lease(self) -> bool:
+        """Take or renew the lease that elects the runner; return whether this process holds it.
+
+        Taking it forgets which periods ran, so the new holder catches up on
+        whatever its predecessor missed. A database that cannot be asked
+        counts as a lost lease: two runners are worse than a late one.
+        """
+        was_runner = self.is_runner
+        try:
+            with self.app.app_context():
+                self.is_runner = lease.take(LEASE, self.holder, self.lease_seconds, self.clock)
+        except Exception as error:
+            self.is_runner = False
+            if was_runner:
+                log.error("could not renew the scheduler lease: %s", _summary(error))
+        if self.is_runner and not was_runner:
+            self._done.clear()
+            self._taken = True
+            log.info("scheduler lease taken by %s: this process runs the jobs", self.holder)
+        elif was_runner and not self.is_runner:
+            log.warning("scheduler lease lost by %s: another process runs the jobs", self.holder)
+        return self.is_runner
 
     def run_job(self, name: str, trigger: str) -> bool:
         """Run one job, log and store its outcome; never raise. Return whether it succeeded.
@@ -149,11 +202,12 @@ class ResetScheduler:
         return outcome["outcome"] == "ok"
 
     def _arm(self) -> None:
-        """Replace the one job with a wake when the next period begins, or in a minute if sooner."""
+        """Replace the one job with a wake when the next period begins, or sooner to renew the lease."""
         next_start = min(job.next_start(self.clock) for job in JOBS.values())
         until_next = (next_start - self.clock.now()).total_seconds()
         self._schedule.clear()
-        self._schedule.every(_clamp(until_next)).seconds.do(self._wake)
+        # Three renewals a lease: a holder survives a late wake, a dead one is replaced quickly.
+        self._schedule.every(_clamp(min(until_next, self.lease_seconds / 3))).seconds.do(self._wake)
 
     def _wake(self) -> type[schedule.CancelJob]:
         try:
@@ -235,10 +289,11 @@ def stop(app: Flask) -> None:
 
 
 def status(app: Flask) -> dict:
-    """Describe the scheduler for /healthz: running or not, each job's last and next run."""
+    """Describe the scheduler for /healthz: running or not, who runs the jobs, each job's last and next run."""
     runner = app.extensions.get(_EXTENSION)
     next_runs = runner.next_runs() if runner else {}
     last = job_runs.last_runs()
+    held = lease.current(LEASE, app.extensions["viewtally.clock"])
     jobs = {}
     for name in JOBS:
         run = last.get(name)
@@ -249,4 +304,9 @@ def status(app: Flask) -> dict:
             },
             "nextRun": next_runs.get(name),
         }
-    return {"running": bool(runner and runner.running), "jobs": jobs}
+    return {
+        "running": bool(runner and runner.running),
+        "runner": bool(runner and held and held.holder == runner.holder),
+        "leaseHolder": held.holder if held else None,
+        "jobs": jobs,
+    }

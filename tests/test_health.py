@@ -1,6 +1,7 @@
 """GET /healthz."""
 
 import os
+import socket
 import time
 
 from analytics import scheduler
@@ -15,6 +16,8 @@ def test_health_is_ok_with_the_scheduler_state(app, client):
     assert body["time"] == "2026-03-14T15:00:00Z"
     assert body["scheduler"] == {
         "running": False,
+        "runner": False,
+        "leaseHolder": None,
         "jobs": {
             "daily_reset": {"lastRun": None, "nextRun": None},
             "monthly_reset": {"lastRun": None, "nextRun": None},
@@ -34,6 +37,9 @@ def test_health_shows_the_last_runs(app, client):
         time.sleep(0.02)
     body = client.get("/healthz").json["scheduler"]
     assert body["running"] is True
+    runner = app.extensions["viewtally.scheduler"]
+    assert (body["runner"], body["leaseHolder"]) == (True, runner.holder)
+    assert body["leaseHolder"].startswith(f"{socket.gethostname()}:{os.getpid()}:")
     daily = body["jobs"]["daily_reset"]
     assert daily["lastRun"] == {
         "at": "2026-03-14T15:00:00Z", "trigger": "catch-up", "outcome": "ok", "count": 0, "error": None,

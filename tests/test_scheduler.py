@@ -5,6 +5,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+import pytest
 import sqlalchemy as sa
 
 from analytics import scheduler
@@ -270,3 +271,83 @@ def test_a_disabled_scheduler_never_starts(make_app):
     app.test_client().get("/healthz")
     scheduler.start_if_enabled(app)
     assert app.extensions["viewtally.scheduler"] is None
+
+
+def test_of_two_schedulers_on_one_database_only_the_lease_holder_runs_the_jobs(app, clock, caplog):
+    first, second = scheduler.ResetScheduler(app), scheduler.ResetScheduler(app)
+    assert first.holder != second.holder
+    assert first.catch_up() == ["daily_reset", "monthly_reset", "purge"]
+    assert second.catch_up() == []
+    clock.advance(seconds=30)
+    assert second.tick() == [] and first.tick() == []  # the holder renews at every wake
+    clock.set(datetime(2026, 3, 14, 15, 59, 59, tzinfo=timezone.utc))
+    assert first.tick() == []  # renewed, even late: no one else took the lease meanwhile
+    clock.advance(seconds=1)  # a new hour: each ticks, one purges
+    assert second.tick() == []
+    assert first.tick() == ["purge"]
+    assert (first.is_runner, second.is_runner) == (True, False)
+    assert rows(app, "SELECT holder FROM scheduler_lease") == [(first.holder,)]
+
+
+def test_when_the_holder_stops_renewing_the_other_takes_over_once_the_lease_lapses(make_app, caplog):
+    app = make_app(SCHEDULER_LEASE_SECONDS=60)
+    clock = app.extensions["viewtally.clock"]
+    first, second = scheduler.ResetScheduler(app), scheduler.ResetScheduler(app)
+    first.catch_up()
+    clock.advance(seconds=40)
+    assert first.tick() == [] and first.is_runner  # renewed: good until 60 s from now
+    clock.advance(seconds=59)
+    assert second.tick() == []  # the first holder went silent, but its lease still runs
+    clock.advance(seconds=1)
+    with caplog.at_level(logging.INFO, logger="analytics.scheduler"):
+        assert second.tick() == ["daily_reset", "monthly_reset", "purge"]  # catches up on taking over
+    assert last_runs(app)["daily_reset"]["trigger"] == "take-over"
+    assert any(f"lease taken by {second.holder}" in record.getMessage() for record in caplog.records)
+    assert second.tick() == []
+    assert first.tick() == [] and not first.is_runner  # back, but the lease is the other's now
+    assert any(f"lease lost by {first.holder}" in record.getMessage() for record in caplog.records)
+    shown = app.test_client().get("/healthz").get_json()["scheduler"]
+    assert (shown["runner"], shown["leaseHolder"]) == (False, second.holder)  # no scheduler started here
+
+
+def test_a_stopped_holder_hands_the_lease_over_at_once(app, clock):
+    first = scheduler.start(app)
+    assert wait_for(lambda: first.is_runner)
+    second = scheduler.ResetScheduler(app)
+    assert second.tick() == []
+    scheduler.stop(app)
+    assert second.tick() == ["daily_reset", "monthly_reset", "purge"]
+
+
+def test_a_scheduler_wakes_to_renew_its_lease_well_before_it_lapses(make_app):
+    app = make_app(SCHEDULER_LEASE_SECONDS=6)
+    runner = scheduler.ResetScheduler(app)
+    assert runner.step() <= 2
+
+
+def test_a_lease_shorter_than_a_second_stops_start_up(make_app):
+    from analytics.config import ConfigError
+
+    with pytest.raises(ConfigError, match="SCHEDULER_LEASE_SECONDS"):
+        make_app(SCHEDULER_LEASE_SECONDS=0)
+
+
+def test_a_holder_whose_jobs_outlast_the_lease_runs_no_more_once_another_took_it(make_app, monkeypatch):
+    app = make_app(SCHEDULER_LEASE_SECONDS=60)
+    clock = app.extensions["viewtally.clock"]
+    first, second = scheduler.ResetScheduler(app), scheduler.ResetScheduler(app)
+    daily = scheduler.JOBS["daily_reset"]
+    took_over = []
+
+    def slow_reset(job_clock):
+        if not took_over:
+            took_over.append("second")
+            clock.advance(seconds=61)  # the first holder's reset takes longer than the lease
+            took_over.extend(second.tick())
+        return daily.run(job_clock)
+
+    monkeypatch.setitem(scheduler.JOBS, "daily_reset",
+                        scheduler.Job(slow_reset, daily.period, daily.next_start, daily.done))
+    assert first.catch_up() == ["daily_reset"]
+    assert took_over == ["second", "daily_reset", "monthly_reset", "purge"]
+    assert not first.is_runner and second.is_runner

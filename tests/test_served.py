@@ -189,21 +189,67 @@ def test_a_small_chunked_body_still_reaches_the_view(serve, tmp_path):
     assert response.json()["data"]["title"] == "Sent in chunks"
 
 
-def test_each_worker_runs_exactly_one_scheduler(serve, tmp_path):
+def wait_until(condition, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def scheduler_health(server) -> dict:
+    return requests.get(f"{server.url}/healthz", timeout=10).json()["scheduler"]
+
+
+def test_each_worker_runs_one_scheduler_thread_and_one_runs_the_jobs(serve, tmp_path):
     server = serve(f"sqlite:///{tmp_path}/served.db", extra={"SCHEDULER_ENABLED": "true"}, workers=2, threads=2)
-    deadline = time.monotonic() + 30
-    health = requests.get(f"{server.url}/healthz", timeout=10).json()
-    while health["scheduler"]["jobs"]["daily_reset"]["lastRun"] is None and time.monotonic() < deadline:
-        time.sleep(0.1)  # the catch-up runs in the scheduler's thread, just after it starts
-        health = requests.get(f"{server.url}/healthz", timeout=10).json()
-    assert health["scheduler"]["running"] is True
-    assert health["scheduler"]["jobs"]["daily_reset"]["lastRun"]["trigger"] == "catch-up"
-    while server.output().count("scheduler started") < 2 and time.monotonic() < deadline:
-        time.sleep(0.1)  # the second worker may still be booting
+    # The catch-up runs in the lease holder's thread, just after it starts; the second worker may still boot.
+    assert wait_until(lambda: scheduler_health(server)["jobs"]["daily_reset"]["lastRun"] is not None)
+    assert wait_until(lambda: server.output().count("scheduler started") == 2)
+    health = scheduler_health(server)
+    assert health["running"] is True
+    assert health["jobs"]["daily_reset"]["lastRun"]["trigger"] == "catch-up"
     for _ in range(10):  # more requests must not start more schedulers
         requests.get(f"{server.url}/healthz", timeout=10)
-    assert server.output().count("scheduler started") == 2
-    assert "SimpleCache" in server.output()  # the warning about per-process caches
+    output = server.output()
+    assert output.count("scheduler started") == 2
+    assert output.count("scheduler lease taken") == 1
+    assert "SimpleCache" in output  # the warning about per-process caches
+
+
+def test_four_workers_on_postgresql_run_each_job_once(serve, postgres_url):
+    server = serve(postgres_url, extra={"SCHEDULER_ENABLED": "true"}, workers=4, threads=2)
+    assert wait_until(lambda: server.output().count("scheduler started") == 4)
+    assert wait_until(lambda: all(job["lastRun"] for job in scheduler_health(server)["jobs"].values()))
+    time.sleep(1)  # every thread has tried the lease by now: each tries at once when it starts
+    output = server.output()
+    for job in ("daily_reset", "monthly_reset", "purge"):
+        assert output.count(f"{job} (") == 1, output
+        assert output.count(f"{job} (catch-up)") == 1
+    assert output.count("scheduler lease taken") == 1
+    holders = {scheduler_health(server)["leaseHolder"] for _ in range(12)}  # new connections, other workers
+    assert len(holders) == 1 and None not in holders
+
+
+def test_when_the_runner_is_killed_another_worker_takes_over_and_runs_the_jobs(serve, postgres_url):
+    server = serve(postgres_url, extra={"SCHEDULER_ENABLED": "true", "SCHEDULER_LEASE_SECONDS": "3"},
+                   workers=3, threads=2)
+    assert wait_until(lambda: all(job["lastRun"] for job in scheduler_health(server)["jobs"].values()))
+    holder = scheduler_health(server)["leaseHolder"]
+    pid = int(holder.split(":")[1])
+    assert pid != server.process.pid  # a worker, not gunicorn's arbiter
+    os.kill(pid, signal.SIGKILL)
+    # The lease lapses within 3 s; the others look every second, and the first to see it takes it.
+    assert wait_until(lambda: (scheduler_health(server)["leaseHolder"] or holder) != holder, timeout=15)
+    successor = scheduler_health(server)["leaseHolder"]
+    assert int(successor.split(":")[1]) != pid
+    assert wait_until(lambda: scheduler_health(server)["jobs"]["purge"]["lastRun"]["trigger"] != "catch-up"
+                      or server.output().count("purge (") == 2, timeout=10)
+    output = server.output()
+    assert output.count("scheduler lease taken") == 2, output
+    assert output.count("purge (") == 2  # the first holder's catch-up, then its successor's
+    assert f"scheduler lease taken by {successor}" in output
 
 
 def test_workers_sharing_redis_show_a_viewer_their_own_view(serve, tmp_path, redis_prefix):

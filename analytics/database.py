@@ -106,7 +106,18 @@ def _writer_lock(connection: Connection):
     if connection.dialect.name != "sqlite":
         return nullcontext()
     url = str(connection.engine.url)
-    return _sqlite_writers.get(url) or _sqlite_writers.setdefault(url, threading.Lock())
+    return _held(_sqlite_writers.get(url) or _sqlite_writers.setdefault(url, threading.Lock()))
+
+
+@contextmanager
+def _held(lock: threading.Lock) -> Iterator[None]:
+    """Hold `lock`; waiting longer than the busy timeout fails as SQLite's own wait would."""
+    if not lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
+        raise sa.exc.OperationalError("BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked"))
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 @contextmanager

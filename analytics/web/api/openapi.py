@@ -217,6 +217,8 @@ SCHEMAS = {
     "Health": _object({
         "status": {"const": "ok"}, "database": {"const": "ok"}, "time": TIMESTAMP, "timezone": {"type": "string"},
         "scheduler": _object({"running": {"type": "boolean"},
+                              # which process holds the lease that runs the jobs, and whether this one does
+                              "leaseHolder": {"type": ["string", "null"]}, "runner": {"type": "boolean"},
                               "jobs": {"type": "object", "additionalProperties": _JOB}})}),
 }
 

@@ -105,8 +105,8 @@ def _writer_lock(connection: Connection):
     """Return this process's writer lock for the connection's SQLite file, or a no-op on other engines."""
     if connection.dialect.name != "sqlite":
         return nullcontext()
-    url = str(connection.engine.url)
-    return _held(_sqlite_writers.get(url) or _sqlite_writers.setdefault(url, threading.Lock()))
+    path = connection.engine.url.database  # one lock per file, whichever engine opened it
+    return _held(_sqlite_writers.get(path) or _sqlite_writers.setdefault(path, threading.Lock()))
 
 
 @contextmanager

@@ -70,14 +70,6 @@ class Stamps:
         """SQL for today's unique viewers: 0 when the day counter is stale."""
         return sa.case((self.day, Video.uniques_today), else_=0)
 
-    def after_a_view(self, new_viewer: int = 1) -> dict:
-        """SET values for one more view: +1 in this period, untouched if late, else restart at 1.
-
-        Today's unique viewers follow today's views, adding `new_viewer` (0 or 1).
-        """
-        p = self.period
-        return _after_a_view(p.day, p.month, self.late_day, self.late_month, new_viewer)
-
     def stamped(self) -> dict:
         """SET values of the stamps for this period; a late stamp stays, so a late view can find it."""
         return _stamped(self.period.day, self.period.month, self.late_day, self.late_month)
@@ -90,21 +82,19 @@ class Stamps:
 
 
 def after_a_view_bound() -> dict:
-    """`Stamps.after_a_view` with the moment and `new_viewer` as bound parameters.
+    """SET values for one more view: +1 in this period, untouched if late, else restart at 1.
 
-    One statement built from these serves every moment: execute it with
-    `Stamps.params()` and `new_viewer`. "Late" is a parameter too, so the
-    late-day test is `:stamp_late AND period_day = :stamp_next_day`.
+    Today's unique viewers follow today's views, adding :new_viewer (0 or 1).
+    The moment is bound too, so one statement serves every moment: execute it
+    with `Stamps.params()` and `new_viewer`; the late-day test reads
+    `:stamp_late AND period_day = :stamp_next_day`.
     """
     day = sa.bindparam("stamp_day", type_=sa.Date)
     month = sa.bindparam("stamp_month", type_=sa.Date)
     late_day = sa.and_(sa.bindparam("stamp_late", type_=sa.Boolean),
                        Video.period_day == sa.bindparam("stamp_next_day", type_=sa.Date))
     late_month = sa.and_(late_day, Video.period_month == sa.bindparam("stamp_next_month", type_=sa.Date))
-    return _after_a_view(day, month, late_day, late_month, sa.bindparam("new_viewer", type_=sa.Integer))
-
-
-def _after_a_view(day, month, late_day, late_month, new_viewer) -> dict:
+    new_viewer = sa.bindparam("new_viewer", type_=sa.Integer)
     return {
         "views_today": sa.case((Video.period_day == day, Video.views_today + 1),
                                (late_day, Video.views_today), else_=1),

@@ -78,17 +78,37 @@ class DailyView(db.Model):
 
 
 class DailySummary(db.Model):
-    """Per local day, across all videos: distinct viewers, and the views left uncounted by reason."""
+    """Per local day, across all videos: counted views, distinct viewers, and the views left uncounted by reason.
+
+    ``views`` is a running total of the day's counted views (the sum of its
+    daily_views rows), so a chart across all videos reads one row per day.
+    """
 
     __tablename__ = "daily_summary"
 
     day: Mapped[date] = mapped_column(sa.Date, primary_key=True)
+    views: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
     unique_viewers: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
     duplicate: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
     bot: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
     prefetch: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
     excluded: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
 
+
+class ViewBucket(db.Model):
+    """Counted views across all videos in one stretch of BUCKET_SECONDS, from its UTC start.
+
+    Comparisons such as "yesterday by this time" add up these rows rather
+    than counting the view log, whose size grows with the data.
+    """
+
+    __tablename__ = "view_buckets"
+
+    start: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    views: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+
+
+BUCKET_SECONDS = 300
 
 # Why a view is not counted; each reason is a column of DailySummary.
 FILTER_REASONS = ("duplicate", "bot", "prefetch", "excluded")

@@ -45,9 +45,12 @@ test: $(VENV)/.dev browser axe
 # acknowledged view was stored, and the worker's memory, in one run (about 3 minutes).
 # BENCH_ARGS="--rounds 1 --seconds 3" is quicker; "--json PATH" writes the figures for
 # bench/compare.py; "--million" adds a 1,000,000-view run for memory growth (long).
+# DB=postgres serves several workers on PostgreSQL and Redis (127.0.0.1, a database and a key
+# prefix of the run's own, removed afterwards); "--workers N" in BENCH_ARGS sets how many.
+DB ?= sqlite
 bench: $(VENV)/.dev
 	@command -v wrk >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; } >/dev/null
-	$(BIN)/python bench/http_bench.py $(BENCH_ARGS)
+	$(BIN)/python bench/http_bench.py --db $(DB) $(BENCH_ARGS)
 
 # Share of known bots the bot filter catches and of real browsers it loses, on corpora from
 # packages it does not match with (the npm one is installed into bench/corpora on first run).

@@ -1,11 +1,18 @@
 """Throughput, tail latency and memory of the hot routes under wrk, against bare Flask served the same way.
 
     make bench            (or: .venv/bin/python bench/http_bench.py --rounds 1 --seconds 3 --json /tmp/b.json)
+    make bench DB=postgres  (or: .venv/bin/python bench/http_bench.py --db postgres [--workers N])
 
 Both apps run at once under gunicorn as `make run` serves (gunicorn.conf.py:
 one worker, eight threads; an access log), on loopback. Viewtally runs on a
 fresh SQLite file with 1,000 videos registered by the CLI, rate limits off
-and the honest-counts filters on. Each round loads the bare Flask route
+and the honest-counts filters on.
+
+With --db postgres, Viewtally runs as a several-worker deployment does: a
+new PostgreSQL database (dropped at the end) and the stats cache in Redis
+under a key prefix of its own (deleted at the end), and both apps get
+--workers (default 2 x CPUs + 1, gunicorn's rule of thumb; the threads stay
+as gunicorn.conf.py sets them). Memory figures are then sums over the workers. Each round loads the bare Flask route
 (GET and POST), then each Viewtally route, for --seconds each; a row shows
 the median over --rounds of requests per second, p50 and p99, and the ratios
 of req/s and p99 to the bare Flask route of the same method.
@@ -32,10 +39,13 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
 import requests
+import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parent.parent
 USER_AGENT = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -65,6 +75,8 @@ HOT = "bench-0"  # the video the stats rows read, and the repeat row's video
 MAKE_RUN_FLAGS = ["--access-logfile", "-"]
 GROWTH_GOAL_MIB = 30
 GROWTH_CHUNK_SECONDS = 60
+POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 def free_port() -> int:
@@ -74,33 +86,55 @@ def free_port() -> int:
 
 
 class Served:
-    """One gunicorn on loopback, stopped on exit."""
+    """One gunicorn on loopback, stopped on exit; `workers` None keeps gunicorn.conf.py's count."""
 
-    def __init__(self, app: str, folder: Path, env: dict):
+    def __init__(self, app: str, folder: Path, env: dict, workers: int | None = None):
         self.port = free_port()
         self.log = folder / f"{self.port}.log"
         self.url = f"http://127.0.0.1:{self.port}"
+        self.workers = workers or 1
+        count = ["--workers", str(workers)] if workers else []
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", app, "--bind", f"127.0.0.1:{self.port}", *MAKE_RUN_FLAGS,
+            [sys.executable, "-m", "gunicorn", app, "--bind", f"127.0.0.1:{self.port}", *MAKE_RUN_FLAGS, *count,
              "--control-socket", str(folder / f"{self.port}.ctl")],
             cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=self.log.open("w"),
         )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
                 requests.get(self.url, timeout=1)
+                self._settle(deadline)
                 return
             except (requests.ConnectionError, requests.Timeout):  # not listening, or workers still booting
                 time.sleep(0.1)
         self.stop()
         raise SystemExit(f"{app} did not start:\n" + "\n".join(self.log.read_text().splitlines()[-20:]))
 
-    def memory_mib(self) -> dict:
-        """Return the worker's resident memory now and at its peak (VmRSS, VmHWM)."""
-        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
-        status = Path(f"/proc/{children[0]}/status").read_text()
+    def _settle(self, deadline: float) -> None:
+        """Wait until every worker is forked and has loaded the app (its memory stops growing)."""
+        previous = None
+        while time.monotonic() < deadline:
+            children = self._children()
+            now = [self._status(child)["rss"] for child in children] if len(children) == self.workers else None
+            if now and previous and len(now) == len(previous) and all(abs(a - b) < 1 for a, b in zip(now, previous)):
+                return
+            previous = now
+            time.sleep(0.5)
+
+    def _children(self) -> list[str]:
+        return Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
+
+    @staticmethod
+    def _status(pid: str) -> dict:
+        status = Path(f"/proc/{pid}/status").read_text()
         read = lambda key: int(re.search(rf"{key}:\s+(\d+)", status).group(1)) / 1024  # noqa: E731
-        return {"rss": round(read("VmRSS"), 1), "peak": round(read("VmHWM"), 1)}
+        return {"rss": read("VmRSS"), "peak": read("VmHWM")}
+
+    def memory_mib(self) -> dict:
+        """Return the workers' resident memory now and each one's peak (VmRSS, VmHWM), summed over the workers."""
+        workers = [self._status(child) for child in self._children()]
+        return {"rss": round(sum(w["rss"] for w in workers), 1), "peak": round(sum(w["peak"] for w in workers), 1),
+                "workers": len(workers)}
 
     def __enter__(self):
         return self
@@ -147,9 +181,62 @@ def register_videos(folder: Path, env: dict) -> None:
                    env={**os.environ, **env}, check=True, capture_output=True)
 
 
-def stored_views(database: Path) -> int:
-    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as connection:
-        return connection.execute("SELECT COALESCE(SUM(views_total), 0) FROM videos").fetchone()[0]
+def stored_views(database_url: str) -> int:
+    """Sum the videos' view counters, read straight from the database."""
+    if database_url.startswith("sqlite:///"):
+        with sqlite3.connect(f"file:{database_url[len('sqlite:///'):]}?mode=ro", uri=True) as connection:
+            return connection.execute("SELECT COALESCE(SUM(views_total), 0) FROM videos").fetchone()[0]
+    engine = sa.create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            return int(connection.execute(sa.text("SELECT COALESCE(SUM(views_total), 0) FROM videos")).scalar_one())
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def postgres_and_redis(postgres_url: str, redis_url: str):
+    """Create a database and a Redis key prefix for one run; yield the settings, drop both afterwards."""
+    import redis
+
+    name = f"viewtally_bench_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    cache = redis.Redis.from_url(redis_url)
+    try:
+        cache.ping()
+        with admin.connect() as connection:
+            version = connection.execute(sa.text("SHOW server_version")).scalar_one().split()[0]
+            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except (sa.exc.OperationalError, redis.RedisError) as error:
+        admin.dispose()
+        raise SystemExit(f"--db postgres needs PostgreSQL at {postgres_url} and Redis at {redis_url}: {error}")
+    prefix = name.replace("_", "-")
+    url = sa.engine.make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield {
+            "settings": {
+                "FLASK_SQLALCHEMY_DATABASE_URI": url,
+                "FLASK_CACHE_TYPE": "RedisCache", "FLASK_CACHE_REDIS_URL": redis_url,
+                "FLASK_CACHE_KEY_PREFIX": f"{prefix}:",
+                "FLASK_RATELIMIT_STORAGE_URI": redis_url, "FLASK_RATELIMIT_KEY_PREFIX": prefix,
+            },
+            "url": url,
+            "label": f"PostgreSQL {version}, cache in Redis {cache.info('server')['redis_version']}",
+        }
+    finally:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+        for key in cache.scan_iter(match=f"*{prefix}*"):
+            cache.delete(key)
+        cache.close()
+
+
+@contextmanager
+def sqlite_file(folder: Path):
+    """Yield the settings of a new SQLite file in `folder`."""
+    url = f"sqlite:///{folder / 'bench.db'}"
+    yield {"settings": {"FLASK_SQLALCHEMY_DATABASE_URI": url}, "url": url, "label": "SQLite"}
 
 
 def commit() -> str:
@@ -177,28 +264,39 @@ def main() -> None:
     parser.add_argument("--million", dest="growth_views", action="store_const", const=1_000_000, default=0,
                         help="then send 1,000,000 views and report the worker's memory growth (long)")
     parser.add_argument("--growth-views", type=int, dest="growth_views", help=argparse.SUPPRESS)
+    parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite",
+                        help="sqlite: a file, gunicorn.conf.py's one worker (default); "
+                             "postgres: PostgreSQL and Redis, several workers")
+    parser.add_argument("--workers", type=int,
+                        help="gunicorn workers for both apps (default: gunicorn.conf.py's with sqlite, "
+                             "2 x CPUs + 1 with postgres)")
+    parser.add_argument("--postgres", default=POSTGRES_URL, metavar="URL",
+                        help=f"PostgreSQL server where the run creates its database (default {POSTGRES_URL})")
+    parser.add_argument("--redis", default=REDIS_URL, metavar="URL", help=f"Redis server (default {REDIS_URL})")
     options = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is not installed (make bench installs it with apt)")
+    if options.workers is None and options.db == "postgres":
+        options.workers = 2 * (os.cpu_count() or 1) + 1
 
     started = time.monotonic()
     results = {name: [] for name, *_ in ROUTES}
     base = {"GET": [], "POST": []}
     acknowledged = in_flight = 0
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, \
+            (postgres_and_redis(options.postgres, options.redis) if options.db == "postgres"
+             else sqlite_file(Path(tmp))) as backend:
         folder = Path(tmp)
         def run(url: str, load: dict, seconds: float = options.seconds) -> dict:
             return wrk(url, load, seconds, options.connections, folder)
 
-        database = folder / "bench.db"
         env = {
-            "VIEWTALLY_INSTANCE_PATH": str(folder / "instance"),
-            "FLASK_SQLALCHEMY_DATABASE_URI": f"sqlite:///{database}",
+            "VIEWTALLY_INSTANCE_PATH": str(folder / "instance"), **backend["settings"],
             "FLASK_ADMIN_TOKEN": "bench-admin-token", "FLASK_SECRET_KEY": "bench", "FLASK_RATELIMIT_ENABLED": "false",
         }
         register_videos(folder, env)
-        with Served("bench.baseline_app:create_app()", folder, {}) as baseline, \
-                Served("app:create_app()", folder, env) as served:
+        with Served("bench.baseline_app:create_app()", folder, {}, options.workers) as baseline, \
+                Served("app:create_app()", folder, env, options.workers) as served:
             # The repeat row's viewer is seen once first, so every view wrk sends is a duplicate.
             seeded = requests.post(f"{served.url}/api/analytics/view/{HOT}", timeout=10, headers={
                 "User-Agent": USER_AGENT, "X-Viewtally-Session": "bench-repeat"}).json()["data"]["counted"]
@@ -227,12 +325,12 @@ def main() -> None:
                     sent += result["requests"] - result["non_2xx"]
                     rate = max(result["rps"], 1.0)
                     in_flight += options.connections + result["socket_errors"]
-                    print(f"  {sent:,} of {options.growth_views:,} views sent; worker RSS "
+                    print(f"  {sent:,} of {options.growth_views:,} views sent; workers' RSS "
                           f"{served.memory_mib()['rss']:.0f} MiB", file=sys.stderr)
                 acknowledged += sent
                 growth = {"views": sent, "before": memory_after, "after": served.memory_mib()}
             base_memory = baseline.memory_mib()
-        counted = stored_views(database) - (1 if seeded else 0)
+        counted = stored_views(backend["url"]) - (1 if seeded else 0)
 
     median = lambda runs, key: statistics.median(r[key] for r in runs)  # noqa: E731
     rows = []
@@ -252,9 +350,12 @@ def main() -> None:
     exact = acknowledged <= counted <= acknowledged + in_flight
     seconds_taken = round(time.monotonic() - started)
 
+    workers = memory_before["workers"]
+    serving = (f"gunicorn.conf.py with --workers {options.workers}" if options.workers
+               else "gunicorn as `make run` serves (gunicorn.conf.py)")
     print(f"wrk: 1 thread, {options.connections} connections, {options.seconds:g} s per route, "
-          f"medians of {options.rounds} round(s); gunicorn as `make run` serves (gunicorn.conf.py); "
-          f"{os.cpu_count()} CPUs; {VIDEOS} videos; commit {commit()}\n")
+          f"medians of {options.rounds} round(s); {serving}, both apps; {backend['label']}; "
+          f"{os.cpu_count()} CPUs shared by wrk, the servers and the database; {VIDEOS} videos; commit {commit()}\n")
     print(f"{'route':<46} {'req/s':>7} {'p50 ms':>8} {'p99 ms':>8} {'req/s ×':>8} {'p99 ×':>7}")
     for row in rows:
         note = f"  ({row['non_2xx']} non-2xx)" if row["non_2xx"] else ""
@@ -263,18 +364,27 @@ def main() -> None:
     print("(req/s × and p99 ×: ratio to the bare Flask route of the same method, in this run)")
     print(f"\nviews acknowledged to wrk: {acknowledged}; stored by the server: {counted} "
           f"({'exact' if exact else 'MISMATCH'}; up to {in_flight} may finish after wrk stops counting)")
-    print(f"Viewtally worker memory: {memory_before['rss']:.0f} MiB before the load, {memory_after['rss']:.0f} MiB "
-          f"after, peak {memory_after['peak']:.0f} MiB; bare Flask {base_memory['rss']:.0f} MiB")
+    if workers == 1:
+        print(f"Viewtally worker memory: {memory_before['rss']:.0f} MiB before the load, "
+              f"{memory_after['rss']:.0f} MiB after, peak {memory_after['peak']:.0f} MiB; "
+              f"bare Flask {base_memory['rss']:.0f} MiB")
+    else:
+        print(f"Viewtally memory, summed over its {workers} workers: {memory_before['rss']:.0f} MiB before the load, "
+              f"{memory_after['rss']:.0f} MiB after ({memory_after['rss'] / workers:.0f} MiB a worker), "
+              f"sum of each worker's peak {memory_after['peak']:.0f} MiB; bare Flask's "
+              f"{base_memory['workers']} workers {base_memory['rss']:.0f} MiB")
     if growth:
         grew = growth["after"]["rss"] - growth["before"]["rss"]
-        print(f"after {growth['views']:,} more views: {growth['after']['rss']:.0f} MiB "
+        summed = f" summed over {workers} workers" if workers > 1 else ""
+        print(f"after {growth['views']:,} more views: {growth['after']['rss']:.0f} MiB{summed} "
               f"(grew {grew:+.0f} MiB; goal < {GROWTH_GOAL_MIB} MiB), peak {growth['after']['peak']:.0f} MiB")
     print(f"run took {seconds_taken} s")
     if options.json:
         figures = {
             "commit": commit(), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "cpus": os.cpu_count(), "seconds": options.seconds, "rounds": options.rounds,
-            "connections": options.connections, "videos": VIDEOS, "rows": rows,
+            "connections": options.connections, "videos": VIDEOS, "db": options.db, "backend": backend["label"],
+            "workers": workers, "rows": rows,
             "views": {"acknowledged": acknowledged, "stored": counted, "in_flight": in_flight, "exact": exact},
             "memory_mib": {"before": memory_before, "after": memory_after, "baseline": base_memory,
                            "growth": growth},

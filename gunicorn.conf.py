@@ -1,9 +1,24 @@
 """gunicorn settings, read whenever gunicorn starts in this folder."""
 
-# One process with threads keeps the in-memory cache, the rate limiter and
-# the scheduler coherent; command-line flags override these.
+# One process keeps the in-memory cache, the rate limiter and the scheduler
+# coherent. Its worker is gevent's: every connection is a greenlet, so a
+# client that sends half a request and stalls holds a few kilobytes, not one
+# of a handful of threads (with threads, nine such clients froze the
+# service). The standard library is patched when the worker starts, before
+# the app is imported, so sockets, locks, the scheduler's thread, Redis and
+# psycopg 3 all yield to other greenlets while they wait. Command-line flags
+# override these.
 workers = 1
-threads = 8
+worker_class = "gevent"
+# Connections served at once; more wait in the listen queue.
+worker_connections = 1000
+# On this worker, the seconds a client has to send a whole request head,
+# counted from connecting or from the last answer on a kept-alive connection;
+# then the connection is closed. A body is read as slowly as it arrives.
+keepalive = 5
+# A worker that stops reporting for this long (an event loop stuck in C) is
+# replaced; it bounds no single request on this worker.
+timeout = 30
 # The access log names no viewer: no client address, user agent, referrer or query string.
 access_log_format = '%(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms'
 # gunicorn believes no forwarded header from anyone (its default trusts 127.0.0.1's

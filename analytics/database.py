@@ -154,6 +154,7 @@ def create_tables() -> None:
             connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK_KEY})
         db.metadata.create_all(connection)
         _add_missing_columns(connection)
+        from .migrations import upgrade; upgrade(connection)  # noqa: E702  (imported here: it imports this module)
 
 
 def _add_missing_columns(connection: Connection) -> None:

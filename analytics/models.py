@@ -52,6 +52,17 @@ class Video(db.Model):
     period_month: Mapped[date] = mapped_column(sa.Date)
 
 
+# The video list's orders, each walked from an index (ties by id): a deep page
+# skips index entries rather than sorting the table. The period stamp leads
+# the two period counters' indexes, so today's and this month's sums read
+# only current counters and a stale stamp is found by a probe (services/videos.py).
+_videos = Video.__table__
+sa.Index("ix_videos_views_total", _videos.c.views_total.desc(), _videos.c.id)
+sa.Index("ix_videos_created_at", _videos.c.created_at.desc(), _videos.c.id)
+sa.Index("ix_videos_views_today", _videos.c.period_day, _videos.c.views_today.desc(), _videos.c.id)
+sa.Index("ix_videos_views_month", _videos.c.period_month, _videos.c.views_month.desc(), _videos.c.id)
+
+
 class VideoViewLog(db.Model):
     """One row per counted view."""
 

@@ -45,7 +45,7 @@ test: $(VENV)/.dev browser axe
 # acknowledged view was stored, and the worker's memory, in one run (about 3 minutes).
 # BENCH_ARGS="--rounds 1 --seconds 3" is quicker; "--json PATH" writes the figures for
 # bench/compare.py; "--million" adds a 1,000,000-view run for memory growth (long).
-# DB=postgres serves several workers on PostgreSQL and Redis (127.0.0.1, a database and a key
+# DB=postgres serves one worker a CPU on PostgreSQL and Redis (127.0.0.1, a database and a key
 # prefix of the run's own, removed afterwards); "--workers N" in BENCH_ARGS sets how many.
 DB ?= sqlite
 bench: $(VENV)/.dev

@@ -11,8 +11,9 @@ and the honest-counts filters on.
 With --db postgres, Viewtally runs as a several-worker deployment does: a
 new PostgreSQL database (dropped at the end) and the stats cache in Redis
 under a key prefix of its own (deleted at the end), and both apps get
---workers (default 2 x CPUs + 1, gunicorn's rule of thumb; the threads stay
-as gunicorn.conf.py sets them). Memory figures are then sums over the workers. Each round loads the bare Flask route
+--workers (default: one a CPU; each worker serves many connections at once,
+so more only add memory and lock waits). Everything else comes from
+gunicorn.conf.py. Memory figures are then sums over the workers. Each round loads the bare Flask route
 (GET and POST), then each Viewtally route, for --seconds each; a row shows
 the median over --rounds of requests per second, p50 and p99, and the ratios
 of req/s and p99 to the bare Flask route of the same method.
@@ -269,7 +270,7 @@ def main() -> None:
                              "postgres: PostgreSQL and Redis, several workers")
     parser.add_argument("--workers", type=int,
                         help="gunicorn workers for both apps (default: gunicorn.conf.py's with sqlite, "
-                             "2 x CPUs + 1 with postgres)")
+                             "one a CPU with postgres)")
     parser.add_argument("--postgres", default=POSTGRES_URL, metavar="URL",
                         help=f"PostgreSQL server where the run creates its database (default {POSTGRES_URL})")
     parser.add_argument("--redis", default=REDIS_URL, metavar="URL", help=f"Redis server (default {REDIS_URL})")
@@ -277,7 +278,7 @@ def main() -> None:
     if not shutil.which("wrk"):
         raise SystemExit("wrk is not installed (make bench installs it with apt)")
     if options.workers is None and options.db == "postgres":
-        options.workers = 2 * (os.cpu_count() or 1) + 1
+        options.workers = os.cpu_count() or 1
 
     started = time.monotonic()
     results = {name: [] for name, *_ in ROUTES}

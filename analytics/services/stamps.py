@@ -6,7 +6,7 @@ view from just before midnight can commit after one from just after it,
 which already stamped the next day (and, on the 1st, the next month), so
 near midnight a next-day stamp is current too. Any other stamp is stale:
 earlier (no reset ran since) or later (a clock that ran ahead and was set
-right). A stale counter reads as 0, the next view restarts it at 1, and a
+right). A stale counter reads as 0, the next view restarts it, and a
 scheduled reset zeroes it.
 """
 
@@ -75,20 +75,21 @@ class Stamps:
         return _stamped(self.period.day, self.period.month, self.late_day, self.late_month)
 
     def params(self) -> dict:
-        """Bound values of this moment for `after_a_view_bound`."""
+        """Bound values of this moment for `after_views_bound`."""
         p = self.period
         return {"stamp_day": p.day, "stamp_month": p.month, "stamp_next_day": p.next_day,
                 "stamp_next_month": p.next_month, "stamp_late": self.late_views}
 
 
-def after_a_view_bound() -> dict:
-    """SET values for one more view: +1 in this period, untouched if late, else restart at 1.
+def after_views_bound() -> dict:
+    """SET values for :views more views: added in this period, untouched if late, else restart at :views.
 
-    Today's unique viewers follow today's views, adding :new_viewer (0 or 1).
-    The moment is bound too, so one statement serves every moment: execute it
-    with `Stamps.params()` and `new_viewer`; the late-day test reads
+    Today's unique viewers follow today's views, adding :new_viewer. The
+    moment is bound too, so one statement serves every moment: execute it
+    with `Stamps.params()`, `views` and `new_viewer`; the late-day test reads
     `:stamp_late AND period_day = :stamp_next_day`.
     """
+    views = sa.bindparam("views", type_=sa.BigInteger)
     day = sa.bindparam("stamp_day", type_=sa.Date)
     month = sa.bindparam("stamp_month", type_=sa.Date)
     late_day = sa.and_(sa.bindparam("stamp_late", type_=sa.Boolean),
@@ -96,12 +97,12 @@ def after_a_view_bound() -> dict:
     late_month = sa.and_(late_day, Video.period_month == sa.bindparam("stamp_next_month", type_=sa.Date))
     new_viewer = sa.bindparam("new_viewer", type_=sa.Integer)
     return {
-        "views_today": sa.case((Video.period_day == day, Video.views_today + 1),
-                               (late_day, Video.views_today), else_=1),
+        "views_today": sa.case((Video.period_day == day, Video.views_today + views),
+                               (late_day, Video.views_today), else_=views),
         "uniques_today": sa.case((Video.period_day == day, Video.uniques_today + new_viewer),
                                  (late_day, Video.uniques_today), else_=new_viewer),
-        "views_month": sa.case((Video.period_month == month, Video.views_month + 1),
-                               (late_month, Video.views_month), else_=1),
+        "views_month": sa.case((Video.period_month == month, Video.views_month + views),
+                               (late_month, Video.views_month), else_=views),
         **_stamped(day, month, late_day, late_month),
     }
 

@@ -17,7 +17,9 @@ serving the old entry, so then this process reads the database for one
 cache lifetime, until every entry it could serve has expired.
 """
 
+import itertools
 import logging
+import os
 import secrets
 import time
 from typing import Callable, TypeVar
@@ -31,6 +33,18 @@ T = TypeVar("T")
 
 _RESETS_KEY = "stats-resets"
 _BYPASS_UNTIL = "viewtally.stats_cache_bypass_until"  # in app.extensions: a time.monotonic() deadline
+_TOKEN_PREFIX = ""
+_token_numbers = itertools.count()
+
+
+def _new_token_prefix() -> None:
+    """Give this process its own token prefix (again in each forked worker, so no two share one)."""
+    global _TOKEN_PREFIX
+    _TOKEN_PREFIX = secrets.token_hex(8) + ":"
+
+
+_new_token_prefix()
+os.register_at_fork(after_in_child=_new_token_prefix)
 
 
 def _entry_key(video_id: str) -> str:
@@ -109,7 +123,8 @@ def _claim(key: str, seconds: int) -> str | None:
 
 
 def _new_token() -> str:
-    return secrets.token_hex(8)
+    # A random prefix per process and a count: unique without asking the OS for randomness each view.
+    return f"{_TOKEN_PREFIX}{next(_token_numbers):x}"
 
 
 def _token_seconds(seconds: int | None = None) -> int:

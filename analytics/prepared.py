@@ -1,0 +1,97 @@
+"""Statements compiled once per dialect and run on the driver's own cursor.
+
+The write path runs a handful of statements per view; through
+`Connection.execute` each call costs more in SQLAlchemy (cache keys,
+parameter processing, result wrapping) than in the database. A `Prepared`
+statement is built and compiled once per dialect, converts its values with
+the types' own bind and result processors, and runs with the DB-API
+cursor's `execute` or `executemany` inside the connection's transaction.
+"""
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.sql import ClauseElement
+
+
+class _Compiled:
+    __slots__ = ("sql", "names", "positional", "binders", "fixed", "readers")
+
+    def __init__(self, statement: ClauseElement, dialect: Dialect):
+        compiled = statement.compile(dialect=dialect)
+        self.sql = compiled.string
+        self.positional = compiled.positional
+        self.names = list(compiled.positiontup) if compiled.positional else list(compiled.binds)
+        self.binders = {name: compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
+                        for name in set(self.names)}
+        # Values written into the statement itself (a literal) rather than passed at run time.
+        self.fixed = {name: bind.effective_value for name, bind in compiled.binds.items()
+                      if bind.value is not None or bind.callable is not None}
+        columns = getattr(statement, "returning_column_descriptions", None) or getattr(
+            statement, "column_descriptions", None) or []
+        self.readers = [column["type"].dialect_impl(dialect).result_processor(dialect, None) for column in columns]
+
+    def values(self, params: Mapping[str, Any]):
+        binders = self.binders
+        if self.fixed:
+            params = {**self.fixed, **params}
+        if self.positional:
+            return tuple(binders[name](params[name]) if binders[name] else params[name] for name in self.names)
+        return {name: binders[name](params[name]) if binders[name] else params[name] for name in self.names}
+
+    def row(self, raw) -> tuple:
+        return tuple(read(value) if read else value for read, value in zip(self.readers, raw))
+
+
+class Prepared:
+    """A statement made by `build(dialect_name)`, compiled on first use with each dialect."""
+
+    def __init__(self, build: Callable[[str], ClauseElement]):
+        self._build = build
+        self._compiled: dict[str, _Compiled] = {}
+
+    def _for(self, connection: Connection) -> _Compiled:
+        dialect = connection.dialect
+        compiled = self._compiled.get(dialect.name)
+        if compiled is None:
+            compiled = self._compiled[dialect.name] = _Compiled(self._build(dialect.name), dialect)
+        return compiled
+
+    def rows(self, connection: Connection, params: Mapping[str, Any]) -> list[tuple]:
+        """Run with one set of values and return the rows it returns, converted to Python values."""
+        compiled = self._for(connection)
+        values = compiled.values(params)
+        with _cursor(connection, compiled.sql, values) as cursor:
+            cursor.execute(compiled.sql, values)
+            return [compiled.row(raw) for raw in cursor.fetchall()] if cursor.description else []
+
+    def first(self, connection: Connection, params: Mapping[str, Any]) -> tuple | None:
+        """Run with one set of values and return the first row, or None."""
+        rows = self.rows(connection, params)
+        return rows[0] if rows else None
+
+    def run_many(self, connection: Connection, many: Iterable[Mapping[str, Any]]) -> None:
+        """Run once per set of values with the driver's executemany (returning nothing)."""
+        many = list(many)
+        if not many:
+            return
+        compiled = self._for(connection)
+        values = [compiled.values(params) for params in many]
+        with _cursor(connection, compiled.sql, values) as cursor:
+            cursor.executemany(compiled.sql, values)
+
+
+@contextmanager
+def _cursor(connection: Connection, sql: str, values) -> Iterator:
+    """Yield a driver cursor; its errors become SQLAlchemy's (OperationalError, IntegrityError, …) as elsewhere."""
+    dbapi = connection.dialect.loaded_dbapi
+    cursor = connection.connection.cursor()
+    try:
+        yield cursor
+    except dbapi.Error as error:
+        raise sa.exc.DBAPIError.instance(sql, values, error, dbapi.Error) from error
+    finally:
+        cursor.close()

@@ -1,0 +1,53 @@
+"""A video's counts, and what became of a view."""
+
+from dataclasses import dataclass
+from datetime import date
+
+from .stamps import Stamps
+
+
+@dataclass(frozen=True)
+class Counts:
+    """A video's views today, this month and in all, and its distinct viewers today."""
+
+    video_id: str
+    views_today: int
+    views_month: int
+    views_total: int
+    uniques_today: int = 0
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of a view: counted, or why not, with the video's counts after it."""
+
+    counts: Counts
+    reason: str | None = None
+
+    @property
+    def counted(self) -> bool:
+        return self.reason is None
+
+
+@dataclass(frozen=True)
+class CounterRow:
+    """A video's counters as stored, with the periods they belong to."""
+
+    video_id: str
+    views_today: int
+    views_month: int
+    views_total: int
+    uniques_today: int
+    period_day: date
+    period_month: date
+
+    def counts(self, stamps: Stamps) -> Counts:
+        """Return the counts by the stamps rule: a stale period counter is 0."""
+        day, month = stamps.current(self.period_day, self.period_month)
+        return Counts(
+            video_id=self.video_id,
+            views_today=self.views_today if day else 0,
+            views_month=self.views_month if month else 0,
+            views_total=self.views_total,
+            uniques_today=self.uniques_today if day else 0,
+        )

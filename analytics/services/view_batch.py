@@ -1,0 +1,229 @@
+"""Writing a batch of views in one transaction: the rows each view touches, in one order.
+
+Every statement is prepared once per dialect (see prepared.py) and run with
+bound values. Viewer rows are decided one view at a time, since a repeat
+depends on the rows before it; counters, daily rows and the site's sums
+change once per batch, by the batch's number of views.
+"""
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from functools import cache
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from ..database import dialect_insert
+from ..models import (BUCKET_SECONDS, SUMMARY_COLUMNS, DailySummary, DailyView, DayViewer, RecentView, Video,
+                      VideoViewLog, ViewBucket)
+from ..prepared import Prepared
+from .counts import CounterRow, Counts, Outcome
+from .errors import VideoNotFound
+from .stamps import Stamps, after_views_bound
+
+
+@dataclass(frozen=True)
+class View:
+    """A view as the write needs it: everything about the viewer is decided before the batch."""
+
+    video_id: str
+    now: datetime
+    stamps: Stamps
+    reason: str | None = None  # why it is not counted, when screening already knows
+    viewer: bytes = b""
+    elsewhere: tuple[tuple[date, bytes], ...] = ()  # (day, hash) of the viewer on other days the window reaches
+    lock: int | None = None  # PostgreSQL: one such viewer and video at a time across those days
+    cutoff: datetime | None = None  # a view of this viewer counted after it makes this one a repeat
+
+
+def write(connection: Connection, views: list[View]) -> list[Outcome | Exception]:
+    """Write the views in the open transaction and return each one's outcome (or error), in their order.
+
+    Rows are touched in one order in every batch (viewer rows by video and
+    viewer, then counters by video, then daily rows, then the site's rows),
+    so two batches in two PostgreSQL workers cannot deadlock.
+    """
+    if connection.dialect.name == "postgresql":
+        for lock in sorted({view.lock for view in views if view.lock is not None}):
+            _VIEWER_LOCK.rows(connection, {"id": lock})
+    found = {video_id: row for video_id in sorted({view.video_id for view in views})
+             if (row := counter_row(connection, video_id)) is not None}
+    results: list[Outcome | Exception | None] = [None] * len(views)
+    site: dict[date, Counter] = defaultdict(Counter)
+    counted: dict[tuple, list[tuple[int, bool]]] = defaultdict(list)  # (video, stamps) -> [(i, first today)]
+    for i in sorted(range(len(views)), key=lambda n: (views[n].video_id, views[n].viewer, n)):
+        view = views[i]
+        if view.video_id not in found:
+            results[i] = VideoNotFound(view.video_id)
+        elif view.reason is not None:
+            site[view.stamps.period.day][view.reason] += 1
+        elif (views_of_viewer := _note_view(connection, view)) is None:
+            site[view.stamps.period.day]["duplicate"] += 1
+        else:
+            counted[(view.video_id, *view.stamps.params().values())].append((i, views_of_viewer == 1))
+
+    latest: dict[str, Counts] = {}
+    log_rows, first_of_day = [], set()
+    days: dict[tuple[str, date], list[int]] = defaultdict(lambda: [0, 0])  # (video, day) -> [views, new viewers]
+    buckets: Counter = Counter()
+    for (video_id, *_), members in sorted(counted.items(), key=lambda item: (item[0][0], views[item[1][0][0]].now)):
+        stamps = views[members[0][0]].stamps
+        new = sum(first for _, first in members)
+        row = _ADD_TO_COUNTERS.first(connection, {"video": video_id, "views": len(members), "new_viewer": new,
+                                                  **stamps.params()})
+        if row is None:  # deleted since the batch began (PostgreSQL); its viewer rows are harmless
+            for i, _ in members:
+                results[i] = VideoNotFound(video_id)
+            continue
+        latest[video_id] = counts = Counts(video_id, *row)
+        day = stamps.period.day
+        days[(video_id, day)][0] += len(members)
+        days[(video_id, day)][1] += new
+        site[day]["views"] += len(members)
+        for i, first in members:
+            view = views[i]
+            results[i] = Outcome(counts)
+            log_rows.append({"video": video_id, "now": view.now})
+            buckets[bucket_start(view.now)] += 1
+            if first:
+                first_of_day.add((day, view.viewer))
+    _ADD_TO_DAY.run_many(connection, [{"video": video_id, "on_day": day, "views": n, "new_viewer": new}
+                                      for (video_id, day), (n, new) in sorted(days.items())])
+    _ADD_TO_LOG.run_many(connection, log_rows)
+    for day, viewer in sorted(first_of_day):
+        if _FIRST_ON_SITE.first(connection, {"on_day": day, "viewer_hash": viewer}) is not None:
+            site[day]["unique_viewers"] += 1
+    _ADD_TO_SUMMARY.run_many(connection, [{"on_day": day, **{name: added[name] for name in SITE_COLUMNS}}
+                                          for day, added in sorted(site.items())])
+    _ADD_TO_BUCKET.run_many(connection, [{"start": start, "views": n} for start, n in sorted(buckets.items())])
+
+    for i, view in enumerate(views):
+        if results[i] is None:
+            counts = latest.get(view.video_id) or found[view.video_id].counts(view.stamps)
+            results[i] = Outcome(counts, view.reason or "duplicate")
+    return results
+
+
+def counter_row(connection: Connection, video_id: str) -> CounterRow | None:
+    """Return a video's counters as stored, or None when there is no such video."""
+    row = _COUNTER_ROW.first(connection, {"video": video_id})
+    return None if row is None else CounterRow(*row)
+
+
+def bucket_start(moment: datetime) -> datetime:
+    """Return the UTC start of the view bucket holding `moment`."""
+    seconds = int(moment.timestamp())
+    return datetime.fromtimestamp(seconds - seconds % BUCKET_SECONDS, timezone.utc)
+
+
+def _note_view(connection: Connection, view: View) -> int | None:
+    """Return the viewer's views of the video that day with this one, or None for a repeat."""
+    if view.elsewhere:
+        params = {"video": view.video_id, "since": view.cutoff}
+        for n, (day, hashed) in enumerate(view.elsewhere):
+            params[f"day_{n}"], params[f"viewer_{n}"] = day, hashed
+        if _seen_elsewhere(len(view.elsewhere)).first(connection, params) is not None:
+            return None
+    row = _NOTE_VIEWER[view.cutoff is not None].first(connection, {
+        "on_day": view.stamps.period.day, "video": view.video_id, "viewer_hash": view.viewer, "now": view.now,
+        "cutoff": view.cutoff})
+    return None if row is None else row[0]
+
+
+# Each day's summary row gains the day's counted views and distinct viewers, and its filtered views by reason.
+SITE_COLUMNS = ("views", *SUMMARY_COLUMNS)
+
+_VIEWER_LOCK = Prepared(lambda _: sa.select(sa.func.pg_advisory_xact_lock(sa.bindparam("id", type_=sa.BigInteger))))
+
+_COUNTER_ROW = Prepared(lambda _: sa.select(
+    Video.id, Video.views_today, Video.views_month, Video.views_total, Video.uniques_today,
+    Video.period_day, Video.period_month,
+).where(Video.id == sa.bindparam("video")))
+
+
+@cache
+def _seen_elsewhere(days: int) -> Prepared:
+    """A row of the viewer's counted after :since on any of `days` other days (:day_n, :viewer_n)."""
+    return Prepared(lambda _: sa.select(RecentView.views).where(
+        RecentView.video_id == sa.bindparam("video"),
+        RecentView.counted_at > sa.bindparam("since", type_=RecentView.counted_at.type),
+        sa.or_(*(sa.and_(RecentView.day == sa.bindparam(f"day_{n}", type_=RecentView.day.type),
+                         RecentView.viewer == sa.bindparam(f"viewer_{n}", type_=RecentView.viewer.type))
+                 for n in range(days))),
+    ).limit(1))
+
+
+def _note_viewer(dialect_name: str, windowed: bool):
+    """An upsert returning the viewer's views of the video that day, or no row for a repeat.
+
+    A repeat is a row counted after :cutoff (with a window; without one, no view is a repeat).
+    """
+    now = sa.bindparam("now", type_=RecentView.counted_at.type)
+    statement = dialect_insert(dialect_name, RecentView).values(
+        day=sa.bindparam("on_day", type_=RecentView.day.type), video_id=sa.bindparam("video"),
+        viewer=sa.bindparam("viewer_hash", type_=RecentView.viewer.type), counted_at=now, views=1)
+    return statement.on_conflict_do_update(
+        index_elements=[RecentView.day, RecentView.video_id, RecentView.viewer],
+        set_={"counted_at": now, "views": RecentView.views + 1},
+        where=RecentView.counted_at <= sa.bindparam("cutoff", type_=RecentView.counted_at.type) if windowed else None,
+    ).returning(RecentView.views)
+
+
+_NOTE_VIEWER = {windowed: Prepared(lambda dialect_name, windowed=windowed: _note_viewer(dialect_name, windowed))
+                for windowed in (False, True)}
+
+_ADD_TO_COUNTERS = Prepared(lambda _: (
+    sa.update(Video)
+    .where(Video.id == sa.bindparam("video"))
+    .values(views_total=Video.views_total + sa.bindparam("views", type_=sa.BigInteger), **after_views_bound())
+    .returning(Video.views_today, Video.views_month, Video.views_total, Video.uniques_today)
+))
+
+_ADD_TO_LOG = Prepared(lambda _: sa.insert(VideoViewLog).values(
+    video_id=sa.bindparam("video"), viewed_at=sa.bindparam("now", type_=VideoViewLog.viewed_at.type)))
+
+
+def _add_to_day(dialect_name: str):
+    """An upsert adding :views views, and :new_viewer distinct viewers, to the video's day."""
+    views = sa.bindparam("views", type_=sa.BigInteger)
+    new = sa.bindparam("new_viewer", type_=sa.BigInteger)
+    return dialect_insert(dialect_name, DailyView).values(
+        video_id=sa.bindparam("video"), day=sa.bindparam("on_day", type_=DailyView.day.type), views=views,
+        unique_viewers=new,
+    ).on_conflict_do_update(
+        index_elements=[DailyView.video_id, DailyView.day],
+        set_={"views": DailyView.views + views, "unique_viewers": DailyView.unique_viewers + new},
+    )
+
+
+def _first_on_site(dialect_name: str):
+    """An insert of a viewer's day row, returning a row only when it is new."""
+    return dialect_insert(dialect_name, DayViewer).values(
+        day=sa.bindparam("on_day", type_=DayViewer.day.type),
+        viewer=sa.bindparam("viewer_hash", type_=DayViewer.viewer.type),
+    ).on_conflict_do_nothing().returning(DayViewer.day)
+
+
+def _add_to_summary(dialect_name: str):
+    """An upsert adding to every column of the summary row of :on_day (bound by the columns' names)."""
+    added = {name: sa.bindparam(name, type_=sa.BigInteger) for name in SITE_COLUMNS}
+    upsert = dialect_insert(dialect_name, DailySummary).values(
+        day=sa.bindparam("on_day", type_=DailySummary.day.type), **added)
+    return upsert.on_conflict_do_update(
+        index_elements=[DailySummary.day],
+        set_={name: getattr(DailySummary, name) + value for name, value in added.items()})
+
+
+def _add_to_bucket(dialect_name: str):
+    """An upsert adding :views to the view bucket starting at :start."""
+    views = sa.bindparam("views", type_=sa.BigInteger)
+    return dialect_insert(dialect_name, ViewBucket).values(
+        start=sa.bindparam("start", type_=ViewBucket.start.type), views=views,
+    ).on_conflict_do_update(index_elements=[ViewBucket.start], set_={"views": ViewBucket.views + views})
+
+
+_ADD_TO_DAY = Prepared(_add_to_day)
+_FIRST_ON_SITE = Prepared(_first_on_site)
+_ADD_TO_SUMMARY = Prepared(_add_to_summary)
+_ADD_TO_BUCKET = Prepared(_add_to_bucket)

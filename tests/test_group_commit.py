@@ -1,0 +1,214 @@
+"""Group commit: concurrent views share transactions, each answered only once its own is committed."""
+
+import os
+import signal
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import requests
+import sqlalchemy as sa
+
+from analytics.extensions import db
+from analytics.services.group_commit import GroupCommit
+from conftest import ADMIN_TOKEN, BROWSER_UA, add_video, rows
+from served import Server
+
+VIDEOS = [f"clip-{n}" for n in range(12)]
+
+
+# --- the queue itself, with real threads -------------------------------------------------------
+
+def test_concurrent_items_share_batches_and_each_gets_its_own_result():
+    batches = []
+
+    def write(items):
+        batches.append(list(items))
+        time.sleep(0.02)  # a slow commit: others queue meanwhile
+        return [item * 10 for item in items]
+
+    writer = GroupCommit(write)
+    start = threading.Barrier(16)
+
+    def submit(n):
+        start.wait()
+        return writer.submit(n)
+
+    with ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(submit, range(16)))
+    assert results == [n * 10 for n in range(16)]
+    assert sorted(item for batch in batches for item in batch) == list(range(16))
+    assert len(batches) < 16, "slow commits with 16 waiters must be shared"
+
+
+def test_a_failed_batch_fails_each_of_its_items_and_the_next_batch_runs():
+    calls = []
+
+    def write(items):
+        calls.append(list(items))
+        if len(calls) == 1:
+            raise RuntimeError("disk full")
+        return list(items)
+
+    writer = GroupCommit(write)
+    with pytest.raises(RuntimeError, match="disk full"):
+        writer.submit("first")
+    assert writer.submit("second") == "second"
+
+
+def test_an_item_whose_result_is_an_error_raises_it_alone():
+    writer = GroupCommit(lambda items: [ValueError(item) if item == "bad" else item for item in items])
+    with pytest.raises(ValueError, match="bad"):
+        writer.submit("bad")
+    assert writer.submit("good") == "good"
+
+
+def test_more_items_than_a_batch_holds_are_all_written_in_order_of_arrival():
+    batches = []
+    writer = GroupCommit(lambda items: (batches.append(list(items)), time.sleep(0.01), list(items))[2], max_batch=3)
+    start = threading.Barrier(10)
+
+    def submit(n):
+        start.wait()
+        return writer.submit(n)
+
+    with ThreadPoolExecutor(10) as pool:
+        assert list(pool.map(submit, range(10))) == list(range(10))
+    assert all(len(batch) <= 3 for batch in batches)
+
+
+# --- through the app: many threads, exact sums, fewer commits than views --------------------
+
+def test_threads_counting_at_once_share_commits_and_every_sum_agrees(make_app):
+    app = make_app(DEDUP_WINDOW_SECONDS=3600, BOT_FILTER=True)
+    for video in VIDEOS:
+        add_video(app, video, video)
+    commits = []
+    with app.app_context():
+        sa.event.listen(db.engine, "commit", lambda connection: commits.append(1))
+
+    def one_client(number):
+        client = app.test_client()
+        answers = []
+        for n in range(40):
+            video = VIDEOS[(number + n) % len(VIDEOS)] if n % 10 else "no-such-video"
+            # Every 12th view repeats a viewer's view of the same video: a duplicate within the window.
+            answers.append((video, client.post(f"/api/analytics/view/{video}", headers={
+                "User-Agent": BROWSER_UA, "X-Viewtally-Session": f"viewer-{number}-{n % 12}"})))
+        return answers
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = [answer for batch in pool.map(one_client, range(8)) for answer in batch]
+
+    missing = [response for video, response in answers if video == "no-such-video"]
+    assert {response.status_code for response in missing} == {404}
+    counted = {video: 0 for video in VIDEOS}
+    duplicates = 0
+    for video, response in answers:
+        if video != "no-such-video":
+            assert response.status_code == 200, response.get_json()
+            data = response.get_json()["data"]
+            if data["counted"]:
+                counted[video] += 1
+            else:
+                assert data["reason"] == "duplicate"
+                duplicates += 1
+    firsts = Counter(n % 12 for n in range(40) if n % 10)
+    assert duplicates == 8 * sum(seen - 1 for seen in firsts.values())
+    logs = dict(rows(app, "SELECT video_id, count(*) FROM video_view_logs GROUP BY video_id"))
+    counters = dict(rows(app, "SELECT id, views_total FROM videos"))
+    daily = dict(rows(app, "SELECT video_id, sum(views) FROM daily_views GROUP BY video_id"))
+    assert counters == daily == {video: logs.get(video, 0) for video in VIDEOS} == counted
+    total = sum(counted.values())
+    assert rows(app, "SELECT views, duplicate FROM daily_summary") == [(total, duplicates)]
+    assert rows(app, "SELECT sum(views) FROM view_buckets") == [(total,)]
+    assert len(commits) < len(answers), "concurrent views must share commits"
+
+
+def test_unique_viewers_of_a_batch_count_each_viewer_once_per_site_and_video(make_app):
+    app = make_app(DEDUP_WINDOW_SECONDS=0)
+    for video in VIDEOS[:3]:
+        add_video(app, video, video)
+
+    def one_client(number):
+        client = app.test_client()
+        for video in VIDEOS[:3] * 2:
+            response = client.post(f"/api/analytics/view/{video}", headers={
+                "User-Agent": BROWSER_UA, "X-Viewtally-Session": f"viewer-{number % 4}"})
+            assert response.status_code == 200
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(one_client, range(8)))
+    assert rows(app, "SELECT views, unique_viewers FROM daily_summary") == [(48, 4)]
+    assert sorted(rows(app, "SELECT video_id, views, unique_viewers FROM daily_views")) == [
+        (video, 16, 4) for video in VIDEOS[:3]]
+
+
+# --- the crash guarantee: SIGKILL under load loses no acknowledged view ----------------------
+
+def _settings(database_url):
+    return {"SQLALCHEMY_DATABASE_URI": database_url, "ADMIN_TOKEN": ADMIN_TOKEN, "SECRET_KEY": "crash-test",
+            "RATELIMIT_ENABLED": "false", "SCHEDULER_ENABLED": "false"}
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_server_killed_under_load_kept_every_view_it_acknowledged(tmp_path, request, backend):
+    url = f"sqlite:///{tmp_path}/crash.db" if backend == "sqlite" else request.getfixturevalue("postgres_url")
+    server = Server(tmp_path, _settings(url), workers=2, threads=8)
+    try:
+        for video in VIDEOS:
+            response = requests.post(f"{server.url}/api/videos", json={"id": video, "title": video},
+                                     headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=10)
+            assert response.status_code == 201
+        acknowledged = {video: 0 for video in VIDEOS}
+        lock, stop = threading.Lock(), threading.Event()
+
+        def one_client(number):
+            with requests.Session() as session:
+                n = 0
+                while not stop.is_set():
+                    n += 1
+                    video = VIDEOS[n % len(VIDEOS)]
+                    try:
+                        response = session.post(f"{server.url}/api/analytics/view/{video}", timeout=10, headers={
+                            "User-Agent": BROWSER_UA, "X-Viewtally-Session": f"crash-{number}-{n}"})
+                    except requests.RequestException:
+                        return  # the server is gone: this view's fate is unknown, and not claimed
+                    if response.status_code == 200 and response.json()["data"]["counted"]:
+                        with lock:
+                            acknowledged[video] += 1
+
+        with ThreadPoolExecutor(12) as pool:
+            futures = [pool.submit(one_client, n) for n in range(12)]
+            time.sleep(3)
+            for pid in [server.process.pid, *_children(server.process.pid)]:
+                os.kill(pid, signal.SIGKILL)
+            stop.set()
+            for future in futures:
+                future.result()
+        server.process.wait(10)
+    finally:
+        server.stop()
+    assert sum(acknowledged.values()) > 50, "the load must have been under way when the server died"
+
+    engine = sa.create_engine(url)  # the stored rows, after a restart's recovery of the WAL
+    with engine.connect() as connection:
+        counters = dict(connection.execute(sa.text("SELECT id, views_total FROM videos")).all())
+        logs = dict(connection.execute(sa.text(
+            "SELECT video_id, count(*) FROM video_view_logs GROUP BY video_id")).all())
+        daily = {video: int(views) for video, views in connection.execute(sa.text(
+            "SELECT video_id, sum(views) FROM daily_views GROUP BY video_id")).all()}
+        site = connection.execute(sa.text("SELECT sum(views) FROM daily_summary")).scalar()
+        buckets = connection.execute(sa.text("SELECT sum(views) FROM view_buckets")).scalar()
+    engine.dispose()
+    for video in VIDEOS:
+        assert counters[video] == logs.get(video, 0) == daily.get(video, 0) >= acknowledged[video]
+    assert int(site) == int(buckets) == sum(counters.values())
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(child) for child in path.read_text().split()] if path.exists() else []

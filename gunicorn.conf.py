@@ -36,3 +36,19 @@ def post_worker_init(worker):
     app = worker.wsgi
     if "viewtally.scheduler" in getattr(app, "extensions", {}):
         serving.worker_started(app, worker.cfg.workers)
+
+
+def post_request(worker, req, environ, resp):
+    """Let the other connections' requests run before this connection's next one.
+
+    A kept-alive client that sends its next request at once would otherwise
+    find it already on the socket and be served again and again, while the
+    other greenlets wait: under wrk, bare Flask answered in 4 ms at p50 but 700 ms at p99.
+    """
+    import sys
+
+    monkey = sys.modules.get("gevent.monkey")
+    if monkey is not None and monkey.is_module_patched("socket"):
+        import gevent
+
+        gevent.sleep(0)

@@ -63,6 +63,20 @@ sa.Index("ix_videos_views_today", _videos.c.period_day, _videos.c.views_today.de
 sa.Index("ix_videos_views_month", _videos.c.period_month, _videos.c.views_month.desc(), _videos.c.id)
 
 
+# Sums of the video counters per pair of period stamps, kept by triggers on
+# SQLite (see migrations.py): a pair's row holds what its videos hold, so the
+# stamps rule and every reset read the same through a few rows as through
+# every video. PostgreSQL sums the videos' indexes instead.
+SQLITE_ONLY = sa.MetaData()
+counter_totals = sa.Table(
+    "counter_totals", SQLITE_ONLY,
+    sa.Column("period_day", sa.Date, primary_key=True),
+    sa.Column("period_month", sa.Date, primary_key=True),
+    *(sa.Column(name, sa.BigInteger, nullable=False, server_default="0")
+      for name in ("views_today", "views_month", "views_total")),
+)
+
+
 class VideoViewLog(db.Model):
     """One row per counted view."""
 

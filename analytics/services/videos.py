@@ -16,6 +16,10 @@ from .stamps import Stamps
 _VIDEO_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 TITLE_MAX = 200
 SORTS = ("views_total", "views_month", "views_today", "created_at")
+# The search index is of trigrams: a shorter search reads every title.
+SEARCH_MIN = 3
+# A search counts its matches up to this many (and one more, to know there are more).
+COUNT_CAP = 1000
 VIDEO_ID_RULE = "a video id is 1 to 64 characters of A-Z, a-z, 0-9, _ and -"
 
 
@@ -74,12 +78,17 @@ def _listing(values: dict) -> dict:
 
 @dataclass(frozen=True)
 class Page:
-    """One page of videos."""
+    """One page of videos; `total` counts at most COUNT_CAP + 1 matches of a search (see `capped`)."""
 
     items: list[dict]
     page: int
     per_page: int
     total: int
+
+    @property
+    def capped(self) -> bool:
+        """Tell whether there are more matches than `total` says ("1,000+")."""
+        return self.total > COUNT_CAP
 
     @property
     def pages(self) -> int:
@@ -111,25 +120,61 @@ def list_videos(page: int, per_page: int, sort: str, clock: Clock, search: str =
     """Return one page of videos with current counts, most viewed (or newest) first.
 
     With `search`, only videos whose title or id contains it (any case).
+    Every order is an index walk, so a deep page costs no sort; its ids are
+    found in the index alone, and only the page's rows are read.
     """
-    today, month = Stamps.at(clock).current_views()
-    order = {
-        "views_total": Video.views_total, "views_month": month,
-        "views_today": today, "created_at": Video.created_at,
-    }[sort]
-    matching = sa.true()
-    if search:
-        matching = sa.or_(Video.title.icontains(search, autoescape=True), Video.id.icontains(search, autoescape=True))
+    stamps = Stamps.at(clock)
     with read_transaction() as connection:
+        total, matching = _count_matching(connection, search)
+        order = _order(connection, sort, stamps)
+        ids = (sa.select(Video.id).where(matching).order_by(*order)
+               .limit(per_page).offset((page - 1) * per_page).scalar_subquery())
         items = connection.execute(
-            sa.select(*_listing_columns(today, month))
-            .where(matching)
-            .order_by(order.desc(), Video.id)
-            .limit(per_page)
-            .offset((page - 1) * per_page)
+            sa.select(*_listing_columns(*stamps.current_views())).where(Video.id.in_(ids)).order_by(*order)
         ).mappings().all()
-        total = connection.scalar(sa.select(sa.func.count()).select_from(Video).where(matching))
     return Page(items=[dict(item) for item in items], page=page, per_page=per_page, total=total)
+
+
+def _count_matching(connection, search: str) -> tuple[int, object]:
+    """Count the videos a search matches (up to COUNT_CAP + 1) and return the WHERE that finds them.
+
+    On SQLite, 3 characters or more: the trigram index, which counts alone.
+    Its few matches are then read by rowid; when there are over COUNT_CAP,
+    walking the list's order and keeping the titles that match finds a page
+    sooner than reading every match. Shorter searches, and PostgreSQL (whose
+    trigram index serves LIKE itself), use LIKE.
+    """
+    like = sa.or_(Video.title.icontains(search, autoescape=True), Video.id.icontains(search, autoescape=True))
+    if not search:
+        return connection.scalar(sa.select(sa.func.count()).select_from(Video)), sa.true()
+    if connection.dialect.name == "sqlite" and len(search) >= SEARCH_MIN:
+        phrase = '"' + search.replace('"', '""') + '"'  # one quoted phrase: the text as typed, not a query
+        found = sa.select(sa.column("rowid")).select_from(sa.table("videos_fts")).where(
+            sa.text("videos_fts MATCH :phrase").bindparams(phrase=phrase))
+        total = connection.scalar(sa.select(sa.func.count()).select_from(found.limit(COUNT_CAP + 1).subquery()))
+        return total, (like if total > COUNT_CAP else sa.literal_column("videos.rowid").in_(found))
+    counted = sa.select(sa.literal(1)).select_from(Video).where(like).limit(COUNT_CAP + 1)
+    return connection.scalar(sa.select(sa.func.count()).select_from(counted.subquery())), like
+
+
+def _order(connection, sort: str, stamps: Stamps) -> tuple:
+    """ORDER BY terms for `sort`, each matching an index (see models.py), ties broken by id.
+
+    Today's and this month's counters are ordered by their index only while
+    every video is stamped with the current period (the midnight reset sees
+    to it); until then a stale counter counts as 0, so those orders sort.
+    """
+    if sort in ("views_total", "created_at"):
+        return getattr(Video, sort).desc(), Video.id
+    stamp, counter, current = {
+        "views_today": (Video.period_day, Video.views_today, stamps.period.day),
+        "views_month": (Video.period_month, Video.views_month, stamps.period.month),
+    }[sort]
+    stale = sa.or_(sa.exists().where(stamp < current), sa.exists().where(stamp > current))
+    if connection.scalar(sa.select(stale)):
+        today, month = stamps.current_views()
+        return (today if sort == "views_today" else month).desc(), Video.id
+    return stamp, counter.desc(), Video.id  # one stamp for all: the index order is the counter's
 
 
 @dataclass

@@ -205,7 +205,9 @@ SCHEMAS = {
     "Totals": _object({
         "viewsToday": COUNT, "viewsMonth": COUNT, "viewsTotal": COUNT, "uniqueViewersToday": COUNT,
         "filteredToday": _object({reason: COUNT for reason in FILTER_REASONS}),
-        "viewsYesterdayByNow": COUNT, "viewsLastMonthByNow": COUNT, "videos": COUNT}),
+        "viewsYesterdayByNow": {**COUNT, "description": "Views yesterday up to this time of day, to 5 minutes"},
+        "viewsLastMonthByNow": {**COUNT, "description": "Views last month up to this day and time, to 5 minutes"},
+        "videos": COUNT}),
     "Reset": _object({"message": {"type": "string"}, "count": COUNT}),
     "NewVideo": _object({"id": VIDEO_ID, "title": {
         "type": "string", "minLength": 1, "maxLength": TITLE_MAX,
@@ -213,7 +215,10 @@ SCHEMAS = {
     "Video": _object({"id": VIDEO_ID, "title": {"type": "string"}, "createdAt": TIMESTAMP,
                       "viewsToday": COUNT, "viewsMonth": COUNT, "viewsTotal": COUNT}),
     "VideoPage": _object({"items": {"type": "array", "items": _ref("Video")}, "page": COUNT, "perPage": COUNT,
-                          "total": COUNT, "pages": COUNT}),
+                          "total": {**COUNT, "description": "Matching videos; a search counts at most 1,001"},
+                          "totalCapped": {"type": "boolean",
+                                          "description": "More than 1,000 videos match the search: total is 1,001"},
+                          "pages": COUNT}),
     "Health": _object({
         "status": {"const": "ok"}, "database": {"const": "ok"}, "time": TIMESTAMP, "timezone": {"type": "string"},
         "scheduler": _object({"running": {"type": "boolean"},

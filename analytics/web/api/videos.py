@@ -45,5 +45,6 @@ def list_videos():
         "page": page.page,
         "perPage": page.per_page,
         "total": page.total,
+        "totalCapped": page.capped,
         "pages": page.pages,
     })

@@ -15,8 +15,9 @@ Zipf-like share). As in services/demo_data.py, the rows agree as if every
 view had been tracked: each video's views_total, views_month and views_today
 count its log rows in all, since the first of this month and since the
 start of today; daily_views has one row per video and day with views; each
-day's daily_summary has the site's distinct viewers and a plausible share of
-filtered requests. Like the demo data, no recent_views or day_viewers rows are
+day's daily_summary has its counted views (the sum of its daily_views), the
+site's distinct viewers and a plausible share of filtered requests; and
+view_buckets counts the log rows of each five-minute stretch. Like the demo data, no recent_views or day_viewers rows are
 written, so today's viewers can all count once more.
 """
 
@@ -93,6 +94,13 @@ def views_per_day(days: list, total: int, today_share: float, chance: random.Ran
     return counts
 
 
+def add_buckets(buckets: Counter, base: float, span: float, moments: list[float]) -> None:
+    """Count each moment (a fraction of the span from base, in epoch seconds) in its bucket's start."""
+    from analytics.models import BUCKET_SECONDS
+
+    buckets.update(int(base + m * span) // BUCKET_SECONDS * BUCKET_SECONDS for m in moments)
+
+
 def fill(database: Path, videos: int, views: int, days: int, seed: int) -> dict:
     """Fill `database` (which must not exist yet); return the row counts."""
     from analytics.clock import Clock
@@ -141,6 +149,10 @@ def fill(database: Path, videos: int, views: int, days: int, seed: int) -> dict:
         connection.executemany("INSERT INTO video_view_logs (video_id, viewed_at) VALUES (?, ?)",
                                zip(map(ids.__getitem__, picks), (stamp(base + m * span) for m in moments)))
         per_video = Counter(picks)
+        buckets = Counter()
+        add_buckets(buckets, base, span, moments)
+        connection.executemany("INSERT INTO view_buckets (start, views) VALUES (?, ?)",
+                               ((stamp(start), n) for start, n in sorted(buckets.items())))
         day_text = day.isoformat()
         rows, day_uniques, day_views = [], 0, 0
         is_month, is_today = day >= period.month, day == period.day
@@ -159,9 +171,9 @@ def fill(database: Path, videos: int, views: int, days: int, seed: int) -> dict:
             "INSERT INTO daily_views (video_id, day, views, unique_viewers) VALUES (?, ?, ?, ?)", rows)
         if day_views:
             connection.execute(
-                "INSERT INTO daily_summary (day, unique_viewers, duplicate, bot, prefetch, excluded)"
-                " VALUES (?, ?, ?, ?, ?, 0)",
-                (day_text, round(day_uniques * 0.85), round(day_views * chance.uniform(0.08, 0.15)),
+                "INSERT INTO daily_summary (day, views, unique_viewers, duplicate, bot, prefetch, excluded)"
+                " VALUES (?, ?, ?, ?, ?, ?, 0)",
+                (day_text, day_views, round(day_uniques * 0.85), round(day_views * chance.uniform(0.08, 0.15)),
                  round(day_views * chance.uniform(0.2, 0.4)), round(day_views * 0.01)))
         log_rows += count
         daily_rows += len(rows)

@@ -18,7 +18,7 @@ from sqlalchemy.sql import ClauseElement
 
 
 class _Compiled:
-    __slots__ = ("sql", "names", "positional", "binders", "fixed", "readers")
+    __slots__ = ("sql", "names", "positional", "binders", "plan", "fixed", "readers")
 
     def __init__(self, statement: ClauseElement, dialect: Dialect):
         compiled = statement.compile(dialect=dialect)
@@ -27,6 +27,7 @@ class _Compiled:
         self.names = list(compiled.positiontup) if compiled.positional else list(compiled.binds)
         self.binders = {name: compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
                         for name in set(self.names)}
+        self.plan = [(name, self.binders[name]) for name in self.names]
         # Values written into the statement itself (a literal) rather than passed at run time.
         self.fixed = {name: bind.effective_value for name, bind in compiled.binds.items()
                       if bind.value is not None or bind.callable is not None}
@@ -35,12 +36,11 @@ class _Compiled:
         self.readers = [column["type"].dialect_impl(dialect).result_processor(dialect, None) for column in columns]
 
     def values(self, params: Mapping[str, Any]):
-        binders = self.binders
         if self.fixed:
             params = {**self.fixed, **params}
         if self.positional:
-            return tuple(binders[name](params[name]) if binders[name] else params[name] for name in self.names)
-        return {name: binders[name](params[name]) if binders[name] else params[name] for name in self.names}
+            return [params[name] if bind is None else bind(params[name]) for name, bind in self.plan]
+        return {name: params[name] if bind is None else bind(params[name]) for name, bind in self.plan}
 
     def row(self, raw) -> tuple:
         return tuple(read(value) if read else value for read, value in zip(self.readers, raw))

@@ -29,6 +29,12 @@ _EXPIRES = "expires"
 class HttpsAwareSessions(SecureCookieSessionInterface):
     """Mark the session cookie Secure over https, and let it expire a fixed time after login."""
 
+    def open_session(self, app, request):
+        # Most requests (every view a player sends) carry no cookie: skip building the signer.
+        if self.get_cookie_name(app) not in request.cookies:
+            return self.session_class()
+        return super().open_session(app, request)
+
     def get_cookie_secure(self, app) -> bool:
         return bool(app.config["SESSION_COOKIE_SECURE"] or request.is_secure)
 

@@ -7,7 +7,10 @@
 Each database is served in turn by gunicorn with `make run`'s flags (through
 http_bench.Served), rate limits off. Each route gets one warm-up request,
 then five timed ones, over one keep-alive connection; the table shows the
-median in milliseconds, one column per database, and the goal. The tracking
+median in milliseconds, one column per database (with two, their ratio),
+and the goal. With --rounds N the databases are served in turn N times and
+each cell is the median of the rounds' medians: on a shared machine a busy
+spell then moves one round, not the figure. The tracking
 POSTs come from a desktop browser, each with its own X-Viewtally-Session,
 so every one counts (a first view of the day: the costliest kind). The video
 routes use the most viewed video (the most log and daily rows). Stats are
@@ -82,18 +85,27 @@ def time_routes(database: Path, folder: Path) -> tuple[int, dict[str, float]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("databases", nargs="+", type=Path, help="SQLite files made by bench/fill.py")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="serve the databases in turn this many times; show the median of the rounds")
     args = parser.parse_args()
-    columns = []
+    rounds = []
     with tempfile.TemporaryDirectory(prefix="viewtally-at-scale-") as folder:
-        for database in args.databases:
-            columns.append(time_routes(database.resolve(), Path(folder)))
-    heads = [f"{logged:,} views" for logged, _ in columns]
+        for _ in range(args.rounds):  # in turn, so a busy spell on the machine weighs on every column
+            rounds.append([time_routes(database.resolve(), Path(folder)) for database in args.databases])
+    logged = [size for size, _ in rounds[-1]]
+    medians = [{name: statistics.median(round_[column][1][name] for round_ in rounds) for name, *_ in ROUTES}
+               for column in range(len(args.databases))]
+    ratio = len(args.databases) == 2  # the big database against the small one
+    heads = [f"{size:,} views" for size in logged] + (["ratio"] if ratio else [])
     width = max(len(name) for name, *_ in ROUTES)
-    print(f"{'median of 5, ms':<{width}}  " + "  ".join(f"{head:>14}" for head in heads) + "  goal")
+    title = f"median of {TIMED}" + (f", of {args.rounds} rounds" if args.rounds > 1 else "") + ", ms"
+    print(f"{title:<{width}}  " + "  ".join(f"{head:>14}" for head in heads) + "  goal")
     for name, _, _, goal in ROUTES:
         goal_text = f"< {goal} ms" if isinstance(goal, int) else goal
-        print(f"{name:<{width}}  " + "  ".join(f"{medians[name]:>14.1f}" for _, medians in columns)
-              + f"  {goal_text}")
+        cells = [f"{column[name]:>14.1f}" for column in medians]
+        if ratio:
+            cells.append(f"{medians[0][name] / medians[1][name]:>14.2f}")
+        print(f"{name:<{width}}  " + "  ".join(cells) + f"  {goal_text}")
 
 
 if __name__ == "__main__":

@@ -41,6 +41,12 @@ def expected(client, sort) -> list[str]:
 
 
 @pytest.fixture
+def app(make_app, backend_url):
+    """Each test on SQLite (the trigram index) and PostgreSQL (LIKE, served by pg_trgm)."""
+    return make_app(SQLALCHEMY_DATABASE_URI=backend_url)
+
+
+@pytest.fixture
 def listing(app, client, clock):
     for video_id, times in VIEWS.items():
         add_video(app, video_id, f"Video {video_id}")

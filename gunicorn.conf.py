@@ -6,8 +6,8 @@
 # of a handful of threads (with threads, nine such clients froze the
 # service). The standard library is patched when the worker starts, before
 # the app is imported, so sockets, locks, the scheduler's thread, Redis and
-# psycopg 3 all yield to other greenlets while they wait. Command-line flags
-# override these.
+# psycopg 3 all yield to other greenlets while they wait (so no --preload:
+# it would import the app unpatched). Command-line flags override these.
 workers = 1
 worker_class = "gevent"
 # Connections served at once; more wait in the listen queue.

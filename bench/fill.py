@@ -17,8 +17,10 @@ count its log rows in all, since the first of this month and since the
 start of today; daily_views has one row per video and day with views; each
 day's daily_summary has its counted views (the sum of its daily_views), the
 site's distinct viewers and a plausible share of filtered requests; and
-view_buckets counts the log rows of each five-minute stretch. Like the demo data, no recent_views or day_viewers rows are
-written, so today's viewers can all count once more.
+view_buckets counts the log rows of each five-minute stretch. The app's own
+triggers fill the search index and counter_totals as the videos go in.
+Like the demo data, no recent_views or day_viewers rows are written, so
+today's viewers can all count once more.
 """
 
 import argparse

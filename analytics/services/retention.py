@@ -3,11 +3,11 @@
 Each batch is its own write transaction, which on SQLite holds the one
 write lock: a view waiting to be counted waits for the batch. So a
 `Pace` sizes batches from the time the last one held the lock, aiming at
-TARGET_SECONDS, and rests as long as it held the lock before the next:
-SQLite's busy handler polls a waiting writer of another process only
-every 25 to 100 ms, so a gap of a millisecond would let nobody in. The
-resets (services/resets.py) keep the same pace. Counters and daily rows
-are never touched.
+TARGET_SECONDS (and at TARGET_PAGES of WAL, see `_checkpoint`), and
+rests as long as it held the lock before the next: SQLite's busy handler
+polls a waiting writer of another process only every 25 to 100 ms, so a
+gap of a millisecond would let nobody in. The resets (services/resets.py)
+keep the same pace. Counters and daily rows are never touched.
 """
 
 import logging

@@ -10,11 +10,11 @@ the backfills find nothing and are only recorded.
 """
 
 import logging
-from datetime import datetime, timezone
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from .clock import utc_now
 from .database import insert
 from .extensions import db
 from .models import BUCKET_SECONDS, DailySummary, DailyView, UTCDateTime, counter_totals
@@ -106,7 +106,7 @@ def upgrade(connection: Connection) -> None:
     for name, step in BACKFILLS.items():
         if name not in done:
             step(connection)
-            connection.execute(_steps.insert().values(name=name, applied_at=datetime.now(timezone.utc)))
+            connection.execute(_steps.insert().values(name=name, applied_at=utc_now()))
             log.info("schema step %s done", name)
 
 

@@ -30,12 +30,14 @@ forwarder_headers = ""
 
 
 def post_worker_init(worker):
-    """Start the reset scheduler in each worker, after the fork."""
+    """Start the reset scheduler in each worker, after the fork, and say the worker serves."""
     from analytics import serving
 
     app = worker.wsgi
     if "viewtally.scheduler" in getattr(app, "extensions", {}):
         serving.worker_started(app, worker.cfg.workers)
+    # "Booting worker" comes before the app is loaded; this line comes once it is.
+    worker.log.info("Worker serving (pid: %s)", worker.pid)
 
 
 def post_request(worker, req, environ, resp):

@@ -35,6 +35,9 @@ class Server:
         env["VIEWTALLY_INSTANCE_PATH"] = str(folder / "instance")
         env.update({f"FLASK_{key}": str(value) for key, value in settings.items()})
         self.log = open(folder / "gunicorn.log", "w+")
+        # Up means every worker serves: one gevent worker accepts every connection it can,
+        # so requests sent before the others boot would all reach it.
+        self.workers = workers or 1
         self.process = subprocess.Popen(
             [
                 sys.executable, "-m", "gunicorn", "app:create_app()",
@@ -55,7 +58,8 @@ class Server:
             if self.process.poll() is not None:
                 raise RuntimeError(f"gunicorn exited {self.process.returncode}:\n{self.output()}")
             try:
-                if requests.get(f"{self.url}/healthz", timeout=2).status_code == 200:
+                if (requests.get(f"{self.url}/healthz", timeout=2).status_code == 200
+                        and self.output().count("Worker serving") >= self.workers):
                     return
             except (requests.ConnectionError, requests.Timeout):  # not listening, or workers still booting
                 pass

@@ -133,6 +133,9 @@ def test_demo_data_is_consistent_history_and_added_once(make_app, request, backe
              rows(app, "SELECT video_id, sum(views) FROM daily_views GROUP BY video_id")}
     assert {video_id: values[0] for video_id, values in counters.items()} == logs == daily
     assert rows(app, "SELECT count(DISTINCT day) FROM daily_views") == [(60,)]
+    # The site's running sums (the dashboard's chart and comparisons) hold the same views.
+    site, buckets = rows(app, "SELECT (SELECT sum(views) FROM daily_summary), (SELECT sum(views) FROM view_buckets)")[0]
+    assert int(site) == int(buckets) == sum(logs.values())
     clock = app.extensions["viewtally.clock"]
     with app.app_context():
         for video_id in counters:

@@ -1,10 +1,10 @@
 """The dashboard's totals read running sums, yet always equal what the video counters say."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import pytest
 
-from analytics.services import overview, stats_cache
+from analytics.services import stats_cache
 from conftest import ADMIN_TOKEN, add_video, rows, run_sql
 
 VIDEOS = ("intro", "outro", "extra")
@@ -87,16 +87,3 @@ def test_yesterday_by_now_is_counted_to_the_nearest_five_minutes(app, client, cl
         view(client, "intro", times)
     clock.set(now)
     assert client.get("/api/analytics/totals").json["data"]["viewsYesterdayByNow"] == yesterday_by_now
-
-
-def test_old_buckets_are_purged(app, client, clock):
-    add_video(app)
-    view(client, "intro")
-    clock.advance(days=10)
-    view(client, "intro")
-    with app.app_context():
-        assert overview.purge_view_buckets(clock, 0) == 0
-        assert overview.purge_view_buckets(clock, 7) == 1
-    assert [start for start, in rows(app, "SELECT start FROM view_buckets")] == [
-        (clock.now().replace(second=0, microsecond=0) - timedelta(minutes=clock.now().minute % 5))
-        .strftime("%Y-%m-%d %H:%M:%S.000000")]

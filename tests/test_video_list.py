@@ -5,7 +5,6 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from analytics.clock import ManualClock
-from analytics.services import videos
 from analytics.services.resets import reset_daily, reset_monthly
 from analytics.services.videos import COUNT_CAP, SORTS, import_csv
 from conftest import add_video, run_sql

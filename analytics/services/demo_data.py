@@ -1,6 +1,7 @@
 """Plausible demo videos with months of history, for trying the dashboard and for screenshots."""
 
 import random
+from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -8,7 +9,8 @@ import sqlalchemy as sa
 
 from ..clock import Clock
 from ..database import insert, write_transaction
-from ..models import DailySummary, DailyView, Video, VideoViewLog
+from ..models import DailySummary, DailyView, Video, VideoViewLog, ViewBucket
+from .view_batch import bucket_start
 
 # id, title, typical views a day at the end of the period
 VIDEOS = [
@@ -42,6 +44,7 @@ def create(clock: Clock, days: int = 90, seed: int = 2026) -> DemoReport:
     first = period.day - timedelta(days=days - 1)
     added = skipped = views_added = 0
     site: dict = {}  # day -> [views, unique viewers] of the videos added now
+    buckets: Counter = Counter()  # view bucket start -> views of the videos added now
     with write_transaction() as connection:
         existing = set(connection.scalars(sa.select(Video.id).where(Video.id.in_([v[0] for v in VIDEOS]))))
         for video_id, title, daily in VIDEOS:
@@ -80,18 +83,28 @@ def create(clock: Clock, days: int = 90, seed: int = 2026) -> DemoReport:
                          for _ in range(n)]
             if logs:
                 connection.execute(sa.insert(VideoViewLog), logs)
+                buckets.update(bucket_start(log["viewed_at"]) for log in logs)
             added += 1
             views_added += len(logs)
         _add_to_summaries(connection, site, chance)
+        _add_to_buckets(connection, buckets)
     return DemoReport(videos_added=added, videos_skipped=skipped, views_added=views_added)
 
 
 def _add_to_summaries(connection, site: dict, chance: random.Random) -> None:
-    """Add the demo's viewers and filtered requests to each day's summary (some viewers watch two videos)."""
+    """Add the demo's views, viewers and filtered requests to each day's summary (some viewers watch two videos)."""
     for day, (views, uniques) in site.items():
-        values = {"unique_viewers": round(uniques * 0.85), "duplicate": round(views * chance.uniform(0.08, 0.15)),
-                  "bot": round(views * chance.uniform(0.2, 0.4)), "prefetch": round(views * 0.01), "excluded": 0}
+        values = {"views": views, "unique_viewers": round(uniques * 0.85),
+                  "duplicate": round(views * chance.uniform(0.08, 0.15)), "bot": round(views * chance.uniform(0.2, 0.4)), "prefetch": round(views * 0.01), "excluded": 0}
         upsert = insert(connection, DailySummary).values(day=day, **values)
         connection.execute(upsert.on_conflict_do_update(
             index_elements=[DailySummary.day],
             set_={name: getattr(DailySummary, name) + value for name, value in values.items()}))
+
+
+def _add_to_buckets(connection, buckets: Counter) -> None:
+    """Add the demo's views to the five-minute buckets the dashboard's comparisons read."""
+    for start, views in sorted(buckets.items()):
+        upsert = insert(connection, ViewBucket).values(start=start, views=views)
+        connection.execute(upsert.on_conflict_do_update(
+            index_elements=[ViewBucket.start], set_={"views": ViewBucket.views + views}))

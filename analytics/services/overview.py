@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql.util import ClauseAdapter
 
 from ..clock import Clock
-from ..database import read_transaction, write_transaction
+from ..database import read_transaction
 from ..models import (BUCKET_SECONDS, FILTER_REASONS, SUMMARY_COLUMNS, DailySummary, DailyView, Video, ViewBucket,
                       counter_totals)
 from .stamps import Stamps
@@ -90,15 +90,6 @@ def _buckets(start: datetime, end: datetime) -> tuple:
     """WHERE for the buckets from `start` up to `end` rounded to the nearest bucket boundary."""
     seconds = round((end - EPOCH).total_seconds() / BUCKET_SECONDS) * BUCKET_SECONDS
     return ViewBucket.start >= start, ViewBucket.start < EPOCH + timedelta(seconds=seconds)
-
-
-def purge_view_buckets(clock: Clock, days: int) -> int:
-    """Delete the view buckets older than `days` days (0 keeps them all); return how many went."""
-    if days <= 0:
-        return 0
-    cutoff = clock.now() - timedelta(days=days)
-    with write_transaction() as connection:
-        return connection.execute(sa.delete(ViewBucket).where(ViewBucket.start < cutoff)).rowcount
 
 
 def views_per_day(days: int, clock: Clock, video_id: str | None = None) -> list[DayCount]:

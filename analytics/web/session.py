@@ -11,7 +11,7 @@ CSRF tokens are Flask-WTF's (`csrf` in extensions.py).
 
 import hashlib
 import hmac
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from functools import wraps
 
 from flask import current_app, g, redirect, request, session, url_for

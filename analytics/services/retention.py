@@ -4,9 +4,9 @@ Each batch is its own write transaction, which on SQLite holds the one
 write lock: a view waiting to be counted waits for the batch. So a
 `Pace` sizes batches from the time the last one held the lock, aiming at
 TARGET_SECONDS (and at TARGET_PAGES of WAL, see `_checkpoint`), and
-rests as long as it held the lock before the next: SQLite's busy handler
-polls a waiting writer of another process only every 25 to 100 ms, so a
-gap of a millisecond would let nobody in. The resets (services/resets.py)
+rests as long as it held the lock, and at least 25 ms, before the next:
+SQLite's busy handler polls a waiting writer of another process only
+every 25 to 100 ms, so a gap of a millisecond would let nobody in. The resets (services/resets.py)
 keep the same pace. Counters and daily rows are never touched.
 """
 
@@ -33,7 +33,9 @@ MAX_BATCH = 100_000
 TARGET_SECONDS = 0.025
 # Half SQLite's auto-checkpoint size: a batch's commit never pays for a checkpoint (see _checkpoint).
 TARGET_PAGES = 500
-MIN_PAUSE_SECONDS = 0.002
+# A writer of another process waiting in SQLite's busy handler polls 25 ms apart in its
+# first 100 ms: a shorter rest can slip by between two polls, again and again.
+MIN_PAUSE_SECONDS = 0.025
 
 
 class Pace:

@@ -45,7 +45,7 @@ def post_request(worker, req, environ, resp):
 
     A kept-alive client that sends its next request at once would otherwise
     find it already on the socket and be served again and again, while the
-    other greenlets wait: under wrk, bare Flask answered in 4 ms at p50 but 700 ms at p99.
+    other greenlets wait: under wrk, bare Flask answered in a few ms at p50 but 700 ms at p99.
     """
     import sys
 

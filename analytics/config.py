@@ -207,9 +207,25 @@ def _normalise(config) -> None:
     config["LOG_LEVEL"] = str(config["LOG_LEVEL"]).upper()
     if config["LOG_LEVEL"] not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
         raise ConfigError(f"LOG_LEVEL {config['LOG_LEVEL']!r} is not DEBUG, INFO, WARNING, ERROR or CRITICAL")
-    scheme = str(config["SQLALCHEMY_DATABASE_URI"]).split(":", 1)[0].split("+", 1)[0]
-    if scheme not in _SUPPORTED_DATABASES:
-        raise ConfigError(f"SQLALCHEMY_DATABASE_URI must be a SQLite or PostgreSQL URL, not {scheme!r}")
+    config["SQLALCHEMY_DATABASE_URI"] = _database_url(str(config["SQLALCHEMY_DATABASE_URI"]))
+
+
+def _database_url(url: str) -> str:
+    """Check the database URL; a PostgreSQL URL without a driver gets psycopg 3.
+
+    SQLAlchemy's default PostgreSQL driver, psycopg2, would stop every
+    request of a gevent worker while it waits; psycopg 3 waits cooperatively.
+    """
+    scheme, _, rest = url.partition(":")
+    engine, _, driver = scheme.partition("+")
+    if engine not in _SUPPORTED_DATABASES:
+        raise ConfigError(f"SQLALCHEMY_DATABASE_URI must be a SQLite or PostgreSQL URL, not {engine!r}")
+    if engine == "postgresql":
+        if driver not in ("", "psycopg"):
+            raise ConfigError(f"SQLALCHEMY_DATABASE_URI: the PostgreSQL driver is psycopg "
+                              f"(postgresql+psycopg://…), not {driver!r}")
+        return "postgresql+psycopg:" + rest
+    return url
 
 
 def _as_bool(key: str, value: object) -> bool:

@@ -76,6 +76,7 @@ def test_test_config_ignores_the_environment(instance, monkeypatch):
         ("STATS_CACHE_SECONDS", "ten", "whole number"),
         ("SCHEDULER_ENABLED", "maybe", "true or false"),
         ("SQLALCHEMY_DATABASE_URI", "mysql://x/y", "SQLite or PostgreSQL"),
+        ("SQLALCHEMY_DATABASE_URI", "postgresql+psycopg2://u@h/db", "driver is psycopg"),
         ("LOG_LEVEL", "LOUD", "LOG_LEVEL"),
         ("SQLITE_SYNCHRONOUS", "OFF", "NORMAL or FULL"),
     ],
@@ -83,6 +84,13 @@ def test_test_config_ignores_the_environment(instance, monkeypatch):
 def test_unusable_values_stop_start_up_with_a_clear_message(instance, key, value, words):
     with pytest.raises(ConfigError, match=words):
         config.load(bare_app(instance), {key: value})
+
+
+def test_a_postgresql_url_without_a_driver_uses_psycopg_3(instance):
+    """psycopg 3 waits cooperatively under the gevent worker; SQLAlchemy's default driver would not."""
+    app = bare_app(instance)
+    config.load(app, {"SQLALCHEMY_DATABASE_URI": "postgresql://viewtally@db.internal:5432/stats"})
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://viewtally@db.internal:5432/stats"
 
 
 @pytest.mark.parametrize("key, value, message", [

@@ -4,7 +4,7 @@
     make bench DB=postgres  (or: .venv/bin/python bench/http_bench.py --db postgres [--workers N])
 
 Both apps run at once under gunicorn as `make run` serves (gunicorn.conf.py:
-one worker, eight threads; an access log), on loopback. Viewtally runs on a
+one gevent worker; an access log), on loopback. Viewtally runs on a
 fresh SQLite file with 1,000 videos registered by the CLI, rate limits off
 and the honest-counts filters on.
 

@@ -4,7 +4,7 @@
     .venv/bin/python bench/blocking.py /tmp/scale.db            (add --purge-rows 300000 on a small fill)
 
 The filled file is copied (the jobs change it) and served by gunicorn as
-`make run` serves it (one worker, eight threads), scheduler and rate limits
+`make run` serves it (gunicorn.conf.py), scheduler and rate limits
 off. Two client threads send a steady stream of counted views (a desktop
 browser, a new viewer each time, a random video, 10 ms apart) through
 the whole run. Meanwhile the jobs run one after another, a few quiet

@@ -8,11 +8,11 @@ import sqlalchemy as sa
 from sqlalchemy import event
 
 from analytics.extensions import db
-from analytics.models import Video, ViewBucket
-from analytics.services import resets, retention, views
+from analytics.models import DayViewer, RecentView, Video, ViewBucket
+from analytics.services import pacing, resets, retention, viewers, views
 from conftest import START, rows, viewer
 
-VIDEOS = 3 * retention.FIRST_BATCH + 7  # several batches, the last one short
+VIDEOS = 3 * pacing.FIRST_BATCH + 7  # several batches, the last one short
 NEXT_DAY = datetime(2026, 3, 15, 12, 0, tzinfo=timezone.utc)
 
 
@@ -134,13 +134,13 @@ def test_the_purge_deletes_exactly_the_old_view_buckets(make_app, backend_url):
     app = make_app(SQLALCHEMY_DATABASE_URI=backend_url)
     clock = app.extensions["viewtally.clock"]
     cutoff = START - timedelta(days=30)
-    starts = [cutoff - timedelta(minutes=5 * n) for n in range(1, 2 * retention.FIRST_BATCH + 3)]
+    starts = [cutoff - timedelta(minutes=5 * n) for n in range(1, 2 * pacing.FIRST_BATCH + 3)]
     starts += [cutoff, cutoff + timedelta(minutes=5), START]
     with app.app_context(), db.engine.begin() as connection:
         connection.execute(sa.insert(ViewBucket), [{"start": start, "views": 2} for start in starts])
     with app.app_context():
         assert retention.purge_view_buckets(clock, 0) == 0
-        assert retention.purge(clock, 30) == 2 * retention.FIRST_BATCH + 2
+        assert retention.purge(clock, 30) == 2 * pacing.FIRST_BATCH + 2
     assert [start for (start,) in rows(app, sa.select(ViewBucket.start).order_by(ViewBucket.start))] == \
         [cutoff, cutoff + timedelta(minutes=5), START]
 
@@ -162,3 +162,25 @@ def test_the_day_summary_loses_its_viewers_with_a_full_reset_only(many):
         assert rows(many, "SELECT unique_viewers FROM daily_summary") == [(2,)]
         assert resets.reset_daily(clock) == VIDEOS
         assert rows(many, "SELECT unique_viewers FROM daily_summary") == [(0,)]
+
+
+def test_expired_viewer_hashes_go_in_several_short_transactions(make_app, backend_url):
+    """A busy day's viewer rows are deleted a paced batch at a time, and only the expired ones."""
+    app = make_app(SQLALCHEMY_DATABASE_URI=backend_url, DEDUP_WINDOW_SECONDS=3600)
+    clock = app.extensions["viewtally.clock"]
+    yesterday, today = START.date() - timedelta(days=1), START.date()
+    old = 2 * pacing.FIRST_BATCH + 5
+    with app.app_context(), db.engine.begin() as connection:
+        connection.execute(sa.insert(RecentView), [
+            {"day": day, "video_id": "intro", "viewer": number.to_bytes(16, "big"),
+             "counted_at": START - timedelta(hours=hours), "views": 1}
+            for day, hours, count in [(yesterday, 20, old), (today, 1, 3)] for number in range(count)])
+        connection.execute(sa.insert(DayViewer), [
+            {"day": day, "viewer": number.to_bytes(16, "big")}
+            for day, count in [(yesterday, old), (today, 3)] for number in range(count)])
+    transactions = Transactions(app)
+    with app.app_context():
+        assert viewers.purge_expired(clock, 3600) == 2 * old
+    assert transactions.commits >= 2 * 2 + 1  # each table in two batches at least, then the keys
+    assert rows(app, sa.select(RecentView.day, sa.func.count()).group_by(RecentView.day)) == [(today, 3)]
+    assert rows(app, sa.select(DayViewer.day, sa.func.count()).group_by(DayViewer.day)) == [(today, 3)]

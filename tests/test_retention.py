@@ -9,7 +9,7 @@ from sqlalchemy import event
 from analytics.config import ConfigError
 from analytics.extensions import db
 from analytics.models import VideoViewLog
-from analytics.services import retention
+from analytics.services import pacing, retention
 from conftest import START, add_video, rows, run_sql
 
 # How old each logged view is when the purge runs at START.
@@ -86,7 +86,7 @@ def test_many_rows_go_in_several_short_transactions(backend_app):
         assert retention.purge_view_logs(clock, 400) == 20_000
     assert sum(deletes) == 20_000
     assert len(deletes) > 1 and len(commits) == len(deletes)  # one transaction per batch
-    assert deletes[0] == retention.FIRST_BATCH
+    assert deletes[0] == pacing.FIRST_BATCH
     assert rows(app, "SELECT count(*) FROM video_view_logs") == [(100,)]
 
 

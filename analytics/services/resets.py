@@ -1,7 +1,7 @@
 """Zeroing the period counters: by hand (everything) or by schedule (only what is stale).
 
 A reset walks the videos in order of id, a range of ids per write
-transaction at the pace of `retention.Pace` (about 25 ms of write lock,
+transaction at the pace of `pacing.Pace` (about 25 ms of write lock,
 then a rest), so views keep being counted while 100,000 videos are reset.
 A view counted after its video's range was reset stays; the scheduled
 reset zeroes only counters stamped with an earlier period, so it never
@@ -14,7 +14,7 @@ from ..clock import Clock
 from ..database import read_transaction, write_transaction
 from ..models import DailySummary, Video
 from . import stats_cache
-from .retention import Pace
+from .pacing import Pace
 from .stamps import Stamps
 
 

@@ -75,11 +75,13 @@ POSTGRES_SEARCH = tuple(
 # On SQLite a GROUP BY of 10 M log rows sorts them all (~30 s); counting each
 # bucket's range of the viewed_at index is one pass in order (~4 s). The
 # starts are written as SQLAlchemy writes a DateTime there: 'YYYY-MM-DD HH:MM:SS.ffffff'
-# (the fraction is cut before unixepoch, which would round 59.9999 s up).
+# (the fraction is cut before strftime('%s'), which would round 59.9999 s up; unixepoch()
+# would need SQLite 3.38).
 _SQLITE_BUCKETS = f"""
 WITH RECURSIVE edges(start, stop) AS (
   SELECT strftime('%Y-%m-%d %H:%M:%S.000000',
-                  unixepoch(substr(min(viewed_at), 1, 19)) / {BUCKET_SECONDS} * {BUCKET_SECONDS}, 'unixepoch'),
+                  CAST(strftime('%s', substr(min(viewed_at), 1, 19)) AS INTEGER) / {BUCKET_SECONDS} * {BUCKET_SECONDS},
+                  'unixepoch'),
          max(viewed_at) FROM video_view_logs
   UNION ALL
   SELECT strftime('%Y-%m-%d %H:%M:%S.000000', start, '+{BUCKET_SECONDS} seconds'), stop FROM edges WHERE start <= stop)

@@ -5,6 +5,7 @@ import signal
 import threading
 import time
 from collections import Counter
+from datetime import datetime, timedelta, timezone
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -12,9 +13,11 @@ import pytest
 import requests
 import sqlalchemy as sa
 
+from analytics.database import write_transaction
 from analytics.extensions import db
+from analytics.services import view_batch, views
 from analytics.services.group_commit import GroupCommit
-from conftest import ADMIN_TOKEN, BROWSER_UA, add_video, rows
+from conftest import ADMIN_TOKEN, BROWSER_UA, add_video, rows, viewer
 from served import Server
 
 VIDEOS = [f"clip-{n}" for n in range(12)]
@@ -57,6 +60,29 @@ def test_a_failed_batch_fails_each_of_its_items_and_the_next_batch_runs():
     with pytest.raises(RuntimeError, match="disk full"):
         writer.submit("first")
     assert writer.submit("second") == "second"
+
+
+def test_each_waiter_of_a_failed_batch_raises_its_own_copy_of_the_error():
+    failure = RuntimeError("disk full")
+
+    def write(items):
+        time.sleep(0.02)
+        raise failure
+
+    writer = GroupCommit(write)
+    start = threading.Barrier(8)
+
+    def submit(n):
+        start.wait()
+        try:
+            writer.submit(n)
+        except RuntimeError as error:
+            return error
+
+    with ThreadPoolExecutor(8) as pool:
+        raised = list(pool.map(submit, range(8)))
+    assert all(str(error) == "disk full" and error.__cause__ is failure for error in raised)
+    assert len({id(error) for error in raised}) == 8, "one exception object raised in many threads"
 
 
 def test_an_item_whose_result_is_an_error_raises_it_alone():
@@ -145,6 +171,23 @@ def test_unique_viewers_of_a_batch_count_each_viewer_once_per_site_and_video(mak
     assert rows(app, "SELECT views, unique_viewers FROM daily_summary") == [(48, 4)]
     assert sorted(rows(app, "SELECT video_id, views, unique_viewers FROM daily_views")) == [
         (video, 16, 4) for video in VIDEOS[:3]]
+
+
+def test_a_batch_holding_a_viewers_views_from_both_sides_of_midnight_counts_the_later_as_a_repeat(make_app):
+    """Each view is decided as if written alone, in the order of the days: the early one first."""
+    app = make_app(DEDUP_WINDOW_SECONDS=3600)
+    add_video(app, "intro", "Intro")
+    clock = app.extensions["viewtally.clock"]
+    midnight = datetime(2026, 3, 15, tzinfo=timezone.utc)
+    with app.app_context():
+        clock.set(midnight - timedelta(seconds=1))
+        before = [views.view_of("intro", clock, viewer(n)) for n in range(1, 9)]
+        clock.set(midnight + timedelta(seconds=1))
+        after = [views.view_of("intro", clock, viewer(n)) for n in range(1, 9)]
+        with write_transaction() as connection:  # the later views first, as a batch may hold them
+            outcomes = view_batch.write(connection, after + before)
+    assert [outcome.reason for outcome in outcomes] == ["duplicate"] * 8 + [None] * 8
+    assert rows(app, "SELECT views_total FROM videos") == [(8,)]
 
 
 # --- the crash guarantee: SIGKILL under load loses no acknowledged view ----------------------

@@ -11,6 +11,7 @@ then retry its items one by one). The locks are made when first used, so a
 server that patches threading for green threads (gevent) gets green ones.
 """
 
+import copy
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -21,12 +22,13 @@ R = TypeVar("R")
 
 
 class _Entry(Generic[T, R]):
-    __slots__ = ("item", "result", "error", "done")
+    __slots__ = ("item", "result", "error", "shared", "done")
 
     def __init__(self, item: T):
         self.item = item
         self.result: R | None = None
         self.error: BaseException | None = None
+        self.shared = False  # the error is the whole batch's, raised by every waiter of it
         self.done = False
 
 
@@ -71,7 +73,7 @@ class GroupCommit(Generic[T, R]):
                     entry.result = result
         except Exception as error:  # the batch's requests all see why it failed
             for entry in batch:
-                entry.error = error
+                entry.error, entry.shared = error, True
         finally:
             with self._turn:
                 for entry in batch:
@@ -98,6 +100,17 @@ def _green_pause() -> Callable[[], None] | None:
 
 
 def _outcome(entry: _Entry):
-    if entry.error is not None:
+    """Return the entry's result, or raise its error; a batch's error as a copy of each waiter's own.
+
+    Raising one exception object in many threads would tangle their
+    tracebacks in it; each copy names the shared one as its cause.
+    """
+    if entry.error is None:
+        return entry.result
+    if not entry.shared:
         raise entry.error
-    return entry.result
+    try:
+        own = copy.copy(entry.error)
+    except Exception:  # an exception that cannot be copied is raised as it is
+        raise entry.error from None
+    raise own from entry.error

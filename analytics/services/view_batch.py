@@ -40,8 +40,8 @@ class View:
 def write(connection: Connection, views: list[View]) -> list[Outcome | Exception]:
     """Write the views in the open transaction and return each one's outcome (or error), in their order.
 
-    Rows are touched in one order in every batch (viewer rows by video and
-    viewer, then counters by video, then daily rows, then the site's rows),
+    Rows are touched in one order in every batch (viewer rows by video, day
+    and viewer, then counters by video, then daily rows, then the site's rows),
     so two batches in two PostgreSQL workers cannot deadlock.
     """
     if connection.dialect.name == "postgresql":
@@ -52,7 +52,10 @@ def write(connection: Connection, views: list[View]) -> list[Outcome | Exception
     results: list[Outcome | Exception | None] = [None] * len(views)
     site: dict[date, Counter] = defaultdict(Counter)
     counted: dict[tuple, list[tuple[int, bool]]] = defaultdict(list)  # (video, stamps) -> [(i, first today)]
-    for i in sorted(range(len(views)), key=lambda n: (views[n].video_id, views[n].viewer, n)):
+    # By day too: a viewer's hash differs from day to day, and their view before midnight
+    # must be decided before their view after it, as it would have been alone.
+    for i in sorted(range(len(views)), key=lambda n: (views[n].video_id, views[n].stamps.period.day,
+                                                      views[n].viewer, n)):
         view = views[i]
         if view.video_id not in found:
             results[i] = VideoNotFound(view.video_id)

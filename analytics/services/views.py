@@ -36,25 +36,28 @@ def track_view(video_id: str, clock: Clock, visitor: Visitor) -> Outcome:
 
     :raises VideoNotFound: nothing is stored.
     """
+    outcome = _writer().submit(view_of(video_id, clock, visitor))
+    if outcome.counted:
+        stats_cache.forget(video_id)
+    return outcome
+
+
+def view_of(video_id: str, clock: Clock, visitor: Visitor) -> View:
+    """Return the view as its write needs it: screened, and its viewer hashed for each day its window reaches."""
     now = clock.now()
     stamps = Stamps.at(clock, now)
     reason = current_screen().reason(visitor)
     if reason is not None:
-        view = View(video_id, now, stamps, reason)
-    else:
-        day = stamps.period.day
-        window = current_app.config["DEDUP_WINDOW_SECONDS"]
-        others = viewers.other_days(clock, now, day, window, stamps.late_views)
-        elsewhere = tuple((other, hashed) for other in others
-                          if (hashed := viewers.viewer_hash(visitor, other, create=False)) is not None)
-        viewers.forget_keys_except({day, *others})
-        view = View(video_id, now, stamps, viewer=viewers.viewer_hash(visitor, day), elsewhere=elsewhere,
-                     lock=viewers.lock_id(visitor, video_id) if others else None,
-                     cutoff=now - timedelta(seconds=window) if window else None)
-    outcome = _writer().submit(view)
-    if outcome.counted:
-        stats_cache.forget(video_id)
-    return outcome
+        return View(video_id, now, stamps, reason)
+    day = stamps.period.day
+    window = current_app.config["DEDUP_WINDOW_SECONDS"]
+    others = viewers.other_days(clock, now, day, window, stamps.late_views)
+    elsewhere = tuple((other, hashed) for other in others
+                      if (hashed := viewers.viewer_hash(visitor, other, create=False)) is not None)
+    viewers.forget_keys_except({day, *others})
+    return View(video_id, now, stamps, viewer=viewers.viewer_hash(visitor, day), elsewhere=elsewhere,
+                lock=viewers.lock_id(visitor, video_id) if others else None,
+                cutoff=now - timedelta(seconds=window) if window else None)
 
 
 def _writer() -> GroupCommit:
@@ -78,15 +81,17 @@ def _write_views(views: list[View]) -> list[Outcome | Exception]:
     for view in views:
         try:
             with write_transaction() as connection:
-                results.extend(view_batch.write(connection, [view]))
-        except sa.exc.SQLAlchemyError as error:
-            results.append(error)
+                written = view_batch.write(connection, [view])
+        except sa.exc.SQLAlchemyError as error:  # the commit included
+            written = [error]
+        results.extend(written)
     return results
 
 
 def _one_view_may_blame(error: sa.exc.DBAPIError) -> bool:
     """Tell whether a failed batch may succeed view by view: a constraint broken, or a PostgreSQL deadlock."""
-    return isinstance(error, sa.exc.IntegrityError) or getattr(error.orig, "pgcode", None) in ("40P01", "40001")
+    state = getattr(error.orig, "sqlstate", None)  # psycopg 3's name for the SQLSTATE code
+    return isinstance(error, sa.exc.IntegrityError) or state in ("40P01", "40001")
 
 
 def _load_counters(video_id: str) -> CounterRow | None:

@@ -29,7 +29,6 @@ import random
 import shutil
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -45,45 +44,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from http_bench import MAKE_RUN_FLAGS, USER_AGENT, free_port  # noqa: E402
+from http_bench import USER_AGENT, Served  # noqa: E402
 
 ADMIN_TOKEN = "bench-admin-token-0123456789"
 CLIENTS = 2
 PAUSE_SECONDS = 0.010
 QUIET_SECONDS = 6.0
-
-
-class Served:
-    """gunicorn serving the app as `make run` does, up once /healthz answers; stopped on exit."""
-
-    def __init__(self, folder: Path, env: dict):
-        self.url = f"http://127.0.0.1:{free_port()}"
-        self.log = (folder / "gunicorn.log").open("w")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "app:create_app()", "--bind", self.url[7:], *MAKE_RUN_FLAGS,
-             "--control-socket", str(folder / "gunicorn.ctl")],
-            cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=self.log)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"{self.url}/healthz", timeout=5).status_code == 200:
-                    return
-            except (requests.ConnectionError, requests.Timeout):  # not listening, or the worker still booting
-                pass
-            time.sleep(0.2)
-        self.stop()
-        raise SystemExit("gunicorn did not start:\n" + (folder / "gunicorn.log").read_text()[-2000:])
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *_):
-        self.stop()
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(15)
-        self.log.close()
 
 
 class Stream:
@@ -230,7 +196,7 @@ def main() -> None:
         with app.app_context():
             holds = Holds(db.engine)
         results = []
-        with Served(folder, env) as served, Stream(served.url, videos) as stream:
+        with Served("app:create_app()", folder, env) as served, Stream(served.url, videos) as stream:
             time.sleep(2)  # warm up
             quiet_start = time.perf_counter()
             time.sleep(QUIET_SECONDS)

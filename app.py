@@ -10,7 +10,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from analytics import cli, config, database, extensions, instance_secrets, logs, scheduler
     from analytics.web import admin, api, dashboard, errors, headers, health, request_guards, session
     from analytics.clock import Clock
-    from analytics.services import screening
+    from analytics.services import screening, stats_cache
 
     app = Flask(__name__, instance_relative_config=True, instance_path=config.instance_path())
     config.load(app, test_config)
@@ -23,6 +23,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     database.init_app(app)
     extensions.init_app(app)
+    stats_cache.init_app(app)
     request_guards.init_app(app)
     errors.init_app(app)
     scheduler.init_app(app)

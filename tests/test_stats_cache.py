@@ -161,14 +161,33 @@ def test_a_scheduled_reset_keeps_the_cache_and_the_numbers_stay_true(app, clock)
     client = app.test_client()
     client.post("/api/analytics/view/intro")
     assert client.get("/api/analytics/stats/intro").json["data"]["viewsToday"] == 1
-    with app.app_context():
-        resets_token = cache.get("stats-resets")
+    run_sql(app, "UPDATE videos SET views_total = 50")  # only a read of the database would show this
     clock.advance(days=1)
     with app.app_context():
         assert reset_daily(clock, stale_only=True) == 1
-        assert cache.get("stats-resets") == resets_token  # nothing to forget: stale counters read 0 already
     data = client.get("/api/analytics/stats/intro").json["data"]
+    # nothing to forget: the cached entry still serves, and its stale counters read 0 today
     assert (data["viewsToday"], data["viewsTotal"]) == (0, 1)
     with app.app_context():
         reset_daily(clock)  # a manual reset forgets every entry
-        assert cache.get("stats-resets") != resets_token
+    assert client.get("/api/analytics/stats/intro").json["data"]["viewsTotal"] == 50
+
+
+def test_in_process_tokens_stay_bounded_and_never_serve_a_stale_entry(make_app, clock, monkeypatch):
+    """SimpleCache's tokens are a dict in the worker; past its limit it starts over, and entries go stale."""
+    monkeypatch.setattr(stats_cache.LocalTokens, "LIMIT", 3)
+    app = make_app(CACHE_TYPE="SimpleCache")
+    for video in ("a", "b", "c", "d"):
+        add_video(app, video)
+    client = app.test_client()
+    assert client.get("/api/analytics/stats/a").json["data"]["viewsTotal"] == 0
+    for video in ("a", "b", "c", "d"):  # the fourth starts the dict over
+        client.post(f"/api/analytics/view/{video}")
+    tokens = app.extensions["viewtally.stats_cache_tokens"]
+    assert len(tokens._videos) <= 3
+    assert client.get("/api/analytics/stats/a").json["data"]["viewsTotal"] == 1
+    run_sql(app, "UPDATE videos SET views_total = 7 WHERE id = 'a'")
+    assert client.get("/api/analytics/stats/a").json["data"]["viewsTotal"] == 1  # served from the cache
+    for video in ("b", "c", "d"):
+        client.post(f"/api/analytics/view/{video}")
+    assert client.get("/api/analytics/stats/a").json["data"]["viewsTotal"] == 7  # the new epoch made it stale

@@ -15,6 +15,12 @@ A broken cache backend is logged and bypassed, never an error. A backend
 that serves reads but refuses a new token (full, read-only) would go on
 serving the old entry, so then this process reads the database for one
 cache lifetime, until every entry it could serve has expired.
+
+Where the tokens live follows where the entries live. Beside a shared
+backend (Redis) they are keys in it, so every worker sees every other's
+views. Beside SimpleCache, which lives in this process alone, they are
+counts in a dict (LocalTokens): a view then costs no cache write, where
+SimpleCache sorted all its keys on every write once it held 500.
 """
 
 import itertools
@@ -24,6 +30,7 @@ import secrets
 import time
 from typing import Callable, TypeVar
 
+from cachelib import SimpleCache
 from flask import current_app
 
 from ..extensions import cache
@@ -33,6 +40,7 @@ T = TypeVar("T")
 
 _RESETS_KEY = "stats-resets"
 _BYPASS_UNTIL = "viewtally.stats_cache_bypass_until"  # in app.extensions: a time.monotonic() deadline
+_LOCAL_TOKENS = "viewtally.stats_cache_tokens"  # in app.extensions: LocalTokens, or None for a shared backend
 _TOKEN_PREFIX = ""
 _token_numbers = itertools.count()
 
@@ -45,6 +53,43 @@ def _new_token_prefix() -> None:
 
 _new_token_prefix()
 os.register_at_fork(after_in_child=_new_token_prefix)
+
+
+class LocalTokens:
+    """The tokens of an in-process cache: a number per video and one for resets, in a dict.
+
+    The dict holds at most LIMIT videos; past that it starts again under a
+    new epoch, which makes every entry stale once (a miss each, never a wrong count).
+    """
+
+    LIMIT = 50_000
+
+    def __init__(self):
+        self._videos: dict[str, int] = {}
+        self._numbers = itertools.count(1)
+        self._epoch = self._resets = 0
+
+    def current(self, video_id: str) -> tuple:
+        return self._epoch, self._resets, self._videos.get(video_id, 0)
+
+    def replace(self, video_id: str) -> None:
+        if len(self._videos) >= self.LIMIT:
+            self._videos = {}
+            self._epoch += 1
+        self._videos[video_id] = next(self._numbers)
+
+    def replace_all(self) -> None:
+        self._resets = next(self._numbers)
+
+
+def init_app(app) -> None:
+    """Keep the tokens in this process when the cache lives in it (see the module's docstring)."""
+    backend = app.extensions["cache"][cache]
+    app.extensions[_LOCAL_TOKENS] = LocalTokens() if isinstance(backend, SimpleCache) else None
+
+
+def _local_tokens() -> LocalTokens | None:
+    return current_app.extensions.get(_LOCAL_TOKENS)
 
 
 def _entry_key(video_id: str) -> str:
@@ -64,6 +109,9 @@ def fetch(video_id: str, load: Callable[[], T | None]) -> T | None:
     seconds = _seconds()
     if not seconds or _bypassed():
         return load()
+    local = _local_tokens()
+    if local is not None:
+        return _fetch_local(local, video_id, load, seconds)
     keys = (_token_key(video_id), _RESETS_KEY)
     try:
         entry, *tokens = cache.get_many(_entry_key(video_id), *keys)
@@ -79,16 +127,37 @@ def fetch(video_id: str, load: Callable[[], T | None]) -> T | None:
     return value
 
 
+def _fetch_local(local: LocalTokens, video_id: str, load: Callable[[], T | None], seconds: int) -> T | None:
+    tokens = local.current(video_id)
+    entry = cache.get(_entry_key(video_id))
+    if entry is not None and entry[0] == tokens:
+        return entry[1]
+    value = load()
+    if value is not None:
+        _quietly(cache.set, _entry_key(video_id), (tokens, value), timeout=seconds)
+    return value
+
+
 def forget(video_id: str) -> None:
     """Make every cached entry of `video_id` stale (after a tracked view)."""
-    if _seconds() and not _replace_token(_token_key(video_id)):
+    if not _seconds():
+        return
+    local = _local_tokens()
+    if local is not None:
+        local.replace(video_id)
+    elif not _replace_token(_token_key(video_id)):
         _quietly(cache.delete, _entry_key(video_id))  # racy, but better than the old entry
         _bypass()
 
 
 def forget_all() -> None:
     """Make every cached entry stale (after a reset)."""
-    if _seconds() and not _replace_token(_RESETS_KEY):
+    if not _seconds():
+        return
+    local = _local_tokens()
+    if local is not None:
+        local.replace_all()
+    elif not _replace_token(_RESETS_KEY):
         _bypass()
 
 

@@ -1,5 +1,6 @@
 """Extensions, created unbound and attached to each app by create_app."""
 
+import functools
 import hashlib
 import hmac
 
@@ -32,6 +33,26 @@ def client_key() -> str:
 
 
 limiter = Limiter(key_func=client_key)
+
+
+def when_limits_enabled(limit):
+    """Wrap a view in a limiter decorator that runs only while RATELIMIT_ENABLED.
+
+    Flask-Limiter's decorator looks every request over even with limits
+    off: a fifth of a cached stats answer's time in this process.
+    """
+
+    def decorate(view):
+        limited = limit(view)
+
+        @functools.wraps(view)
+        def choose(*args, **kwargs):
+            return (limited if current_app.config["RATELIMIT_ENABLED"] else view)(*args, **kwargs)
+
+        return choose
+
+    return decorate
+
 # Every form post needs this session's token; the JSON API is exempt (web/api), web/session attaches it.
 csrf = CSRFProtect()
 

@@ -3,7 +3,7 @@
 from flask import current_app, request
 
 from ...clock import current_clock
-from ...extensions import limiter
+from ...extensions import limiter, when_limits_enabled
 from ...services import overview, resets, views
 from ...services.videos import check_video_id
 from ..auth import admin_required, dashboard_data
@@ -13,8 +13,8 @@ from .responses import counts_json, ok, pixel
 from .visitors import visitor
 
 # Both ways of counting share one budget per client; so do both ways of reading.
-track_limit = limiter.shared_limit(lambda: current_app.config["TRACK_RATE_LIMIT"], scope="track")
-stats_limit = limiter.shared_limit(lambda: current_app.config["STATS_RATE_LIMIT"], scope="stats")
+track_limit = when_limits_enabled(limiter.shared_limit(lambda: current_app.config["TRACK_RATE_LIMIT"], scope="track"))
+stats_limit = when_limits_enabled(limiter.shared_limit(lambda: current_app.config["STATS_RATE_LIMIT"], scope="stats"))
 
 
 @bp.post("/analytics/view/<video_id>")

@@ -255,9 +255,8 @@ def _as_list(key: str, value: object, separators: str) -> list[str]:
 def _origin(key: str, value: object) -> str:
     """Check a scheme and host (with an optional port), as a browser writes an origin; drop a final slash.
 
-    Flask-CORS reads an origin holding ``*``, ``?`` or brackets as a regular
-    expression matched at the start only, so only names, digits, dots, dashes
-    and a port pass (no IPv6 literal).
+    Only names, digits, dots, dashes and a port pass (no IPv6 literal, no
+    wildcard), and the origin comes back in lower case, as browsers send it.
     """
     text = str(value).strip()
     try:
@@ -270,7 +269,7 @@ def _origin(key: str, value: object) -> str:
             or "?" in text or "#" in text or not re.fullmatch(r"[A-Za-z0-9.:-]+", parts.netloc)):
         raise ConfigError(f"{key}: {value!r} is not an address like https://stats.example.com "
                           "(http or https, a host, an optional port, no path)")
-    return f"{parts.scheme}://{parts.netloc}"
+    return f"{parts.scheme}://{parts.netloc}".lower()
 
 
 def _networks(values: list[str]) -> list:

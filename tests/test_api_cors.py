@@ -38,6 +38,17 @@ def test_a_list_of_origins_is_matched_exactly(make_app):
     assert "Access-Control-Allow-Origin" not in other.headers
 
 
+def test_a_listed_origin_matches_whatever_its_case_and_the_answer_varies_by_origin(make_app):
+    app = make_app(CORS_ORIGINS="https://Videos.Example")
+    add_video(app)
+    client = app.test_client()
+    allowed = client.get("/api/analytics/stats/intro", headers={"Origin": "https://videos.example"})
+    assert allowed.headers["Access-Control-Allow-Origin"] == "https://videos.example"
+    refused = client.get("/api/analytics/stats/intro", headers={"Origin": "https://other.example"})
+    assert "Access-Control-Allow-Origin" not in refused.headers
+    assert "Origin" in refused.headers["Vary"], "a shared cache must not hand this answer to a listed origin"
+
+
 def test_an_empty_list_turns_cross_origin_reads_off(make_app):
     app = make_app(CORS_ORIGINS="")
     add_video(app)

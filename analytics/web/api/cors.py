@@ -1,57 +1,74 @@
-"""Let players on other sites call the public endpoints from the browser, through Flask-CORS."""
+"""Let players on other sites call the public endpoints from the browser (CORS), and nothing else.
+
+Hand-written in one after-request function: Flask-CORS matched every
+answer's path against each resource's pattern and cost a fifth of a cached
+stats answer, and it matches paths, never methods, while /api/videos is
+both the public list (GET) and the admin's POST.
+"""
 
 import re
 
-from flask import Flask, request
-from flask_cors import CORS
+from flask import Flask, Response, current_app, request
 
 # The public endpoints and the methods a page on another site may use on them.
 # Admin endpoints stay same-origin: a browser on another site never gets their answers.
 PUBLIC_PATHS = {
-    r"/api/analytics/view/.*": ["POST"],
-    r"/api/analytics/pixel/.*": ["GET", "HEAD"],
-    r"/api/analytics/stats/.*": ["GET", "HEAD"],  # a video's counts and its daily series
-    "/api/videos": ["GET", "HEAD"],
+    r"/api/analytics/view/.*": ("POST",),
+    r"/api/analytics/pixel/.*": ("GET", "HEAD"),
+    r"/api/analytics/stats/.*": ("GET", "HEAD"),  # a video's counts and its daily series
+    "/api/videos": ("GET", "HEAD"),
 }
-PUBLIC_ENDPOINTS = {"api.track_view", "api.track_pixel", "api.stats", "api.daily_stats", "api.list_videos"}
-CORS_HEADERS = ("Access-Control-Allow-Origin", "Access-Control-Expose-Headers")
+PUBLIC_ENDPOINTS = frozenset({"api.track_view", "api.track_pixel", "api.stats", "api.daily_stats", "api.list_videos"})
+# A page may send JSON and name its viewer, and need not ask again for a day.
+ALLOWED_HEADERS = frozenset({"content-type", "x-viewtally-session"})
+MAX_AGE = "86400"
 
 
 def init_app(app: Flask) -> None:
-    """Answer other origins' requests and preflights on the public paths, as CORS_ORIGINS allows."""
-    # Registered before Flask-CORS, so that it runs after it (Flask runs these in reverse).
-    app.after_request(_admin_answers_stay_same_origin)
-    origins = app.config["CORS_ORIGINS"]
-    CORS(
-        app,
-        resources={path: {"methods": methods} for path, methods in PUBLIC_PATHS.items()},
-        origins=origins,
-        send_wildcard=True,
-        # A page may send JSON and name its viewer, and need not ask again for a day.
-        allow_headers=["Content-Type", "X-Viewtally-Session"],
-        max_age=86400,
-        # With "*", every answer carries it, so a shared cache can never hand a page one without.
-        # With a list, only a listed Origin gets its own name back (Flask-CORS would
-        # otherwise send every listed origin at once, which browsers refuse).
-        always_send=origins == ["*"],
-        # Flask runs after_request functions on error pages already: a 404 or 429 is readable too.
-        intercept_exceptions=False,
-    )
+    """Answer other origins' requests and preflights on the public endpoints, as CORS_ORIGINS allows."""
+    app.after_request(allow_other_origins)
 
 
-def _admin_answers_stay_same_origin(response):
-    """Take the allowance back from anything but a public endpoint's answer, or a preflight.
+def allow_other_origins(response: Response) -> Response:
+    """Add the CORS headers to a public endpoint's answer (error pages included) or to a preflight for one.
 
-    Hand-written because Flask-CORS matches paths, never methods, and
-    /api/videos is both the public list (GET) and the admin's POST: a
-    preflight for the POST gets no allowance at all.
+    With "*" every public answer carries the header, Origin or not, so a
+    shared cache can never hand a page one without it. With a list, only a
+    listed Origin gets its own name back, and the answer varies by Origin.
     """
-    if request.method == "OPTIONS":
-        asked = request.headers.get("Access-Control-Request-Method", "")
-        public = any(re.fullmatch(path, request.path) and asked in methods for path, methods in PUBLIC_PATHS.items())
+    origins = current_app.config["CORS_ORIGINS"]
+    if not origins:
+        return response
+    preflight = request.method == "OPTIONS"
+    methods = _preflight_methods() if preflight else None
+    if (methods is None) if preflight else request.endpoint not in PUBLIC_ENDPOINTS:
+        return response
+    headers = response.headers
+    if origins == ["*"]:
+        headers["Access-Control-Allow-Origin"] = "*"
     else:
-        public = request.endpoint in PUBLIC_ENDPOINTS
-    if not public:
-        for header in CORS_HEADERS:
-            response.headers.pop(header, None)
+        response.vary.add("Origin")
+        origin = request.headers.get("Origin", "")
+        if origin.lower() not in origins:  # the listed origins are in lower case (config)
+            return response
+        headers["Access-Control-Allow-Origin"] = origin
+    if preflight:
+        headers["Access-Control-Allow-Methods"] = ", ".join(methods)
+        asked = request.headers.get("Access-Control-Request-Headers", "")
+        allowed = [name.strip() for name in asked.split(",") if name.strip().lower() in ALLOWED_HEADERS]
+        if allowed:
+            headers["Access-Control-Allow-Headers"] = ", ".join(allowed)
+        headers["Access-Control-Max-Age"] = MAX_AGE
     return response
+
+
+def _preflight_methods() -> tuple[str, ...] | None:
+    """Return the public methods of the path a preflight asks about, if it asks for one of them.
+
+    By path, not endpoint: an OPTIONS request on /api/videos may match either of its two routes.
+    """
+    asked = request.headers.get("Access-Control-Request-Method", "")
+    for path, methods in PUBLIC_PATHS.items():
+        if asked in methods and re.fullmatch(path, request.path):
+            return methods
+    return None

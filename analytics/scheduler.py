@@ -261,6 +261,9 @@ def init_app(app: Flask) -> None:
         def start_with_first_request() -> None:
             if app.extensions[_EXTENSION] is None:
                 start(app)
+            # Started (here or by the server's hook): later requests need not ask.
+            app.before_request_funcs[None] = [hook for hook in app.before_request_funcs[None]
+                                              if hook is not start_with_first_request]
 
 
 def start(app: Flask) -> ResetScheduler:

@@ -264,6 +264,8 @@ def test_a_served_app_starts_its_scheduler_with_the_first_request(make_app):
     assert runner is not None and runner.running
     assert app.test_client().get("/healthz").status_code == 200
     assert app.extensions["viewtally.scheduler"] is runner
+    hooks = [hook.__name__ for hook in app.before_request_funcs[None]]
+    assert "start_with_first_request" not in hooks, "started: later requests no longer ask"
 
 
 def test_a_disabled_scheduler_never_starts(make_app):

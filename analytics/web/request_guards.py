@@ -20,19 +20,19 @@ def reject_large_body() -> None:
     Content-Length up front. A chunked body has no length, so it is read (at
     most one byte past the limit) and handed on as a buffer of known size.
     """
+    environ = request.environ
     if request.endpoint in LARGE_BODY_ENDPOINTS and logged_in():
         request.max_content_length = current_app.config["IMPORT_MAX_CONTENT_LENGTH"]
-    limit = request.max_content_length or 0
-    length = request.content_length
-    if length is not None:
-        if length > limit:
-            raise RequestEntityTooLarge()
-    elif "chunked" in request.headers.get("Transfer-Encoding", "").lower():
-        body = _read_at_most(request.environ["wsgi.input"], limit + 1)
+    if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+        limit = request.max_content_length or 0
+        body = _read_at_most(environ["wsgi.input"], limit + 1)
         if len(body) > limit:
             raise RequestEntityTooLarge()
-        request.environ["wsgi.input"] = io.BytesIO(body)
-        request.environ["CONTENT_LENGTH"] = str(len(body))
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
+    elif environ.get("CONTENT_LENGTH"):  # most requests have no body: no limit to look up
+        if (request.content_length or 0) > (request.max_content_length or 0):
+            raise RequestEntityTooLarge()
 
 
 def _read_at_most(stream, size: int) -> bytes:

@@ -30,8 +30,9 @@ class HttpsAwareSessions(SecureCookieSessionInterface):
     """Mark the session cookie Secure over https, and let it expire a fixed time after login."""
 
     def open_session(self, app, request):
-        # Most requests (every view a player sends) carry no cookie: skip building the signer.
-        if self.get_cookie_name(app) not in request.cookies:
+        # Most requests (every view a player sends) carry no cookie: skip parsing
+        # cookies and building the signer.
+        if "HTTP_COOKIE" not in request.environ or self.get_cookie_name(app) not in request.cookies:
             return self.session_class()
         return super().open_session(app, request)
 

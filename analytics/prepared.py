@@ -73,15 +73,16 @@ class Prepared:
         rows = self.rows(connection, params)
         return rows[0] if rows else None
 
-    def run_many(self, connection: Connection, many: Iterable[Mapping[str, Any]]) -> None:
-        """Run once per set of values with the driver's executemany (returning nothing)."""
+    def run_many(self, connection: Connection, many: Iterable[Mapping[str, Any]]) -> int:
+        """Run once per set of values with the driver's executemany; return the rows changed in all."""
         many = list(many)
         if not many:
-            return
+            return 0
         compiled = self._for(connection)
         values = [compiled.values(params) for params in many]
         with _cursor(connection, compiled.sql, values) as cursor:
             cursor.executemany(compiled.sql, values)
+            return cursor.rowcount
 
 
 @contextmanager

@@ -47,8 +47,7 @@ def write(connection: Connection, views: list[View]) -> list[Outcome | Exception
     if connection.dialect.name == "postgresql":
         for lock in sorted({view.lock for view in views if view.lock is not None}):
             _VIEWER_LOCK.rows(connection, {"id": lock})
-    found = {video_id: row for video_id in sorted({view.video_id for view in views})
-             if (row := counter_row(connection, video_id)) is not None}
+    found = _counter_rows(connection, sorted({view.video_id for view in views}))
     results: list[Outcome | Exception | None] = [None] * len(views)
     site: dict[date, Counter] = defaultdict(Counter)
     counted: dict[tuple, list[tuple[int, bool]]] = defaultdict(list)  # (video, stamps) -> [(i, first today)]
@@ -94,9 +93,9 @@ def write(connection: Connection, views: list[View]) -> list[Outcome | Exception
     _ADD_TO_DAY.run_many(connection, [{"video": video_id, "on_day": day, "views": n, "new_viewer": new}
                                       for (video_id, day), (n, new) in sorted(days.items())])
     _ADD_TO_LOG.run_many(connection, log_rows)
-    for day, viewer in sorted(first_of_day):
-        if _FIRST_ON_SITE.first(connection, {"on_day": day, "viewer_hash": viewer}) is not None:
-            site[day]["unique_viewers"] += 1
+    for day in sorted({day for day, _ in first_of_day}):  # the rows inserted are the day's new viewers
+        site[day]["unique_viewers"] += _FIRST_ON_SITE.run_many(connection, [
+            {"on_day": day, "viewer_hash": viewer} for on_day, viewer in sorted(first_of_day) if on_day == day])
     _ADD_TO_SUMMARY.run_many(connection, [{"on_day": day, **{name: added[name] for name in SITE_COLUMNS}}
                                           for day, added in sorted(site.items())])
     _ADD_TO_BUCKET.run_many(connection, [{"start": start, "views": n} for start, n in sorted(buckets.items())])
@@ -112,6 +111,17 @@ def counter_row(connection: Connection, video_id: str) -> CounterRow | None:
     """Return a video's counters as stored, or None when there is no such video."""
     row = _COUNTER_ROW.first(connection, {"video": video_id})
     return None if row is None else CounterRow(*row)
+
+
+def _counter_rows(connection: Connection, video_ids: list[str]) -> dict[str, CounterRow]:
+    """Return the counters of those of the videos that exist, by id, a few dozen per statement."""
+    found = {}
+    for start in range(0, len(video_ids), _IDS_AT_ONCE):
+        chunk = video_ids[start:start + _IDS_AT_ONCE]
+        params = {f"video_{n}": video_id for n, video_id in enumerate(chunk)}
+        for row in _counter_rows_of(len(chunk)).rows(connection, params):
+            found[row[0]] = CounterRow(*row)
+    return found
 
 
 def bucket_start(moment: datetime) -> datetime:
@@ -139,10 +149,17 @@ SITE_COLUMNS = ("views", *SUMMARY_COLUMNS)
 
 _VIEWER_LOCK = Prepared(lambda _: sa.select(sa.func.pg_advisory_xact_lock(sa.bindparam("id", type_=sa.BigInteger))))
 
-_COUNTER_ROW = Prepared(lambda _: sa.select(
-    Video.id, Video.views_today, Video.views_month, Video.views_total, Video.uniques_today,
-    Video.period_day, Video.period_month,
-).where(Video.id == sa.bindparam("video")))
+_COUNTER_COLUMNS = (Video.id, Video.views_today, Video.views_month, Video.views_total, Video.uniques_today,
+                    Video.period_day, Video.period_month)
+_COUNTER_ROW = Prepared(lambda _: sa.select(*_COUNTER_COLUMNS).where(Video.id == sa.bindparam("video")))
+_IDS_AT_ONCE = 50
+
+
+@cache
+def _counter_rows_of(count: int) -> Prepared:
+    """The counters of each of :video_0 … :video_{count-1} that exists (one statement per count)."""
+    return Prepared(lambda _: sa.select(*_COUNTER_COLUMNS).where(
+        Video.id.in_([sa.bindparam(f"video_{n}") for n in range(count)])))
 
 
 @cache
@@ -201,11 +218,11 @@ def _add_to_day(dialect_name: str):
 
 
 def _first_on_site(dialect_name: str):
-    """An insert of a viewer's day row, returning a row only when it is new."""
+    """An insert of a viewer's day row that does nothing when it is there: its row count tells the new ones."""
     return dialect_insert(dialect_name, DayViewer).values(
         day=sa.bindparam("on_day", type_=DayViewer.day.type),
         viewer=sa.bindparam("viewer_hash", type_=DayViewer.viewer.type),
-    ).on_conflict_do_nothing().returning(DayViewer.day)
+    ).on_conflict_do_nothing()
 
 
 def _add_to_summary(dialect_name: str):

@@ -13,10 +13,12 @@ new PostgreSQL database (dropped at the end) and the stats cache in Redis
 under a key prefix of its own (deleted at the end), and both apps get
 --workers (default: one a CPU; each worker serves many connections at once,
 so more only add memory and lock waits). Everything else comes from
-gunicorn.conf.py. Memory figures are then sums over the workers. Each round loads the bare Flask route
-(GET and POST), then each Viewtally route, for --seconds each; a row shows
-the median over --rounds of requests per second, p50 and p99, and the ratios
-of req/s and p99 to the bare Flask route of the same method.
+gunicorn.conf.py. Memory figures are then sums over the workers. Each round
+loads each Viewtally route for --seconds, right after the bare Flask route
+of the same method (this machine's speed drifts by a third within a minute,
+so each ratio compares two runs seconds apart); a row shows the median over
+--rounds of requests per second, p50 and p99, and of the ratios of req/s
+and p99 to that bare Flask run.
 
 Views are spread over the 1,000 videos, each request a distinct viewer in a
 desktop browser, so every view counts (a first view of the day: the costliest
@@ -258,8 +260,8 @@ ROUTES = [
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=5, help="length of each wrk run (default 5)")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds; rows show medians (default 3)")
+    parser.add_argument("--seconds", type=float, default=3, help="length of each wrk run (default 3)")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds; rows show medians (default 5)")
     parser.add_argument("--connections", type=int, default=16, help="wrk connections (default 16)")
     parser.add_argument("--json", metavar="PATH", type=Path, help="also write the figures to PATH as JSON")
     parser.add_argument("--million", dest="growth_views", action="store_const", const=1_000_000, default=0,
@@ -303,13 +305,16 @@ def main() -> None:
                 "User-Agent": USER_AGENT, "X-Viewtally-Session": "bench-repeat"}).json()["data"]["counted"]
             memory_before = served.memory_mib()
             for _ in range(options.rounds):
-                for method in base:
-                    base[method].append(run(baseline.url, {"method": method, "prefix": "/hello"}))
                 for name, method, prefix, suffix, spread, repeat, counts in ROUTES:
                     load = {"method": method, "prefix": prefix, "suffix": suffix, "videos": VIDEOS if spread else 0}
                     if repeat:
                         load.update(repeat=True, viewer="bench-repeat")
+                    # The bare route runs just before, so a ratio compares two runs seconds apart.
+                    paired = run(baseline.url, {"method": method, "prefix": "/hello"})
+                    base[method].append(paired)
                     result = run(served.url, load)
+                    result["rps_ratio"] = result["rps"] / paired["rps"]
+                    result["p99_ratio"] = result["p99_ms"] / paired["p99_ms"]
                     results[name].append(result)
                     if counts:
                         acknowledged += result["requests"] - result["non_2xx"]
@@ -345,8 +350,11 @@ def main() -> None:
         rows.append({"route": name, "method": method, "rps": median(runs, "rps"), "p50_ms": median(runs, "p50_ms"),
                      "p99_ms": median(runs, "p99_ms"), "rounds": runs})
     for row in rows:
-        row["rps_ratio"] = round(row["rps"] / base_row[row["method"]]["rps"], 3)
-        row["p99_ratio"] = round(row["p99_ms"] / base_row[row["method"]]["p99_ms"], 2)
+        if row in base_row.values():
+            row["rps_ratio"], row["p99_ratio"] = 1.0, 1.0
+        else:  # the median of the ratios to the bare run just before each round's run
+            row["rps_ratio"] = round(median(row["rounds"], "rps_ratio"), 3)
+            row["p99_ratio"] = round(median(row["rounds"], "p99_ratio"), 2)
         row["non_2xx"] = sum(r["non_2xx"] for r in row["rounds"])
     exact = acknowledged <= counted <= acknowledged + in_flight
     seconds_taken = round(time.monotonic() - started)
@@ -362,7 +370,8 @@ def main() -> None:
         note = f"  ({row['non_2xx']} non-2xx)" if row["non_2xx"] else ""
         print(f"{row['route']:<46} {row['rps']:>7.0f} {row['p50_ms']:>8.2f} {row['p99_ms']:>8.2f} "
               f"{row['rps_ratio']:>8.2f} {row['p99_ratio']:>7.1f}{note}")
-    print("(req/s × and p99 ×: ratio to the bare Flask route of the same method, in this run)")
+    print("(req/s × and p99 ×: median over the rounds of the ratio to the bare Flask route of the same method,\n"
+          " run just before it; the bare Flask rows are medians of all those runs)")
     print(f"\nviews acknowledged to wrk: {acknowledged}; stored by the server: {counted} "
           f"({'exact' if exact else 'MISMATCH'}; up to {in_flight} may finish after wrk stops counting)")
     if workers == 1:

@@ -190,6 +190,30 @@ def test_a_batch_holding_a_viewers_views_from_both_sides_of_midnight_counts_the_
     assert rows(app, "SELECT views_total FROM videos") == [(8,)]
 
 
+def test_a_batch_with_a_videos_views_from_both_sides_of_midnight_answers_each_its_own_days_counts(make_app):
+    """Two viewers, one each side of midnight, in one batch: each is answered as if written alone."""
+    app = make_app()
+    add_video(app, "intro", "Intro")
+    add_video(app, "other", "Other")
+    clock = app.extensions["viewtally.clock"]
+    midnight = datetime(2026, 3, 15, tzinfo=timezone.utc)
+    with app.app_context():
+        clock.set(midnight - timedelta(seconds=2))
+        views.track_view("intro", clock, viewer(1))  # yesterday's first view
+        clock.set(midnight - timedelta(seconds=1))
+        before = [views.view_of(video, clock, viewer(2)) for video in ("intro", "other")]
+        clock.set(midnight + timedelta(seconds=1))
+        after = [views.view_of(video, clock, viewer(3)) for video in ("intro", "other")]
+        with write_transaction() as connection:
+            outcomes = view_batch.write(connection, after + before)
+    answered = [(o.counts.video_id, o.counts.views_today, o.counts.views_total) for o in outcomes]
+    # in the batch's order (after, then before), each answered the counts its own write left:
+    # before midnight yesterday's 2 (intro) and 1 (other), after it today's first view of each
+    assert answered == [("intro", 1, 3), ("other", 1, 2), ("intro", 2, 2), ("other", 1, 1)]
+    assert rows(app, "SELECT id, views_today, views_total FROM videos ORDER BY id") == [
+        ("intro", 1, 3), ("other", 1, 2)]
+
+
 # --- the crash guarantee: SIGKILL under load loses no acknowledged view ----------------------
 
 def _settings(database_url):

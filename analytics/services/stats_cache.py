@@ -128,6 +128,7 @@ def fetch(video_id: str, load: Callable[[], T | None]) -> T | None:
 
 
 def _fetch_local(local: LocalTokens, video_id: str, load: Callable[[], T | None], seconds: int) -> T | None:
+    """`fetch` beside an in-process cache: the tokens are read before the load, as with a shared one."""
     tokens = local.current(video_id)
     entry = cache.get(_entry_key(video_id))
     if entry is not None and entry[0] == tokens:

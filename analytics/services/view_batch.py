@@ -69,16 +69,17 @@ def write(connection: Connection, views: list[View]) -> list[Outcome | Exception
     log_rows, first_of_day = [], set()
     days: dict[tuple[str, date], list[int]] = defaultdict(lambda: [0, 0])  # (video, day) -> [views, new viewers]
     buckets: Counter = Counter()
-    for (video_id, *_), members in sorted(counted.items(), key=lambda item: (item[0][0], views[item[1][0][0]].now)):
-        stamps = views[members[0][0]].stamps
-        new = sum(first for _, first in members)
-        row = _ADD_TO_COUNTERS.first(connection, {"video": video_id, "views": len(members), "new_viewer": new,
-                                                  **stamps.params()})
-        if row is None:  # deleted since the batch began (PostgreSQL); its viewer rows are harmless
+    groups = sorted(counted.items(), key=lambda item: (item[0][0], views[item[1][0][0]].now))
+    added = _add_to_counters(connection, [(video_id, views[members[0][0]].stamps, len(members),
+                                           sum(first for _, first in members)) for (video_id, *_), members in groups])
+    for ((video_id, *_), members), counts in zip(groups, added):
+        if counts is None:  # deleted since the batch began (PostgreSQL); its viewer rows are harmless
             for i, _ in members:
                 results[i] = VideoNotFound(video_id)
             continue
-        latest[video_id] = counts = Counts(video_id, *row)
+        latest[video_id] = counts
+        stamps = views[members[0][0]].stamps
+        new = sum(first for _, first in members)
         day = stamps.period.day
         days[(video_id, day)][0] += len(members)
         days[(video_id, day)][1] += new
@@ -111,6 +112,24 @@ def counter_row(connection: Connection, video_id: str) -> CounterRow | None:
     """Return a video's counters as stored, or None when there is no such video."""
     row = _COUNTER_ROW.first(connection, {"video": video_id})
     return None if row is None else CounterRow(*row)
+
+
+def _add_to_counters(connection: Connection, groups: list[tuple[str, Stamps, int, int]]) -> list[Counts | None]:
+    """Add each (video, stamps, views, new viewers) to the video's counters; return each one's counts after it.
+
+    One executemany for the batch, then one read of the counters it left.
+    A video with views on both sides of midnight in one batch has two
+    groups, each of which must answer the counts as of its own day: such a
+    batch adds group by group, each returning its counts.
+    """
+    params = [{"video": video_id, "views": n, "new_viewer": new, **stamps.params()}
+              for video_id, stamps, n, new in groups]
+    if len({video_id for video_id, *_ in groups}) < len(groups):
+        return [None if (row := _ADD_TO_COUNTERS.first(connection, one)) is None else Counts(one["video"], *row)
+                for one in params]
+    _ADD_TO_COUNTERS_MANY.run_many(connection, params)
+    after = _counter_rows(connection, sorted(video_id for video_id, *_ in groups))
+    return [None if (row := after.get(video_id)) is None else row.counts(stamps) for video_id, stamps, *_ in groups]
 
 
 def _counter_rows(connection: Connection, video_ids: list[str]) -> dict[str, CounterRow]:
@@ -193,12 +212,14 @@ def _note_viewer(dialect_name: str, windowed: bool):
 _NOTE_VIEWER = {windowed: Prepared(lambda dialect_name, windowed=windowed: _note_viewer(dialect_name, windowed))
                 for windowed in (False, True)}
 
-_ADD_TO_COUNTERS = Prepared(lambda _: (
-    sa.update(Video)
-    .where(Video.id == sa.bindparam("video"))
-    .values(views_total=Video.views_total + sa.bindparam("views", type_=sa.BigInteger), **after_views_bound())
-    .returning(Video.views_today, Video.views_month, Video.views_total, Video.uniques_today)
-))
+def _add_to_counters_statement():
+    return (sa.update(Video).where(Video.id == sa.bindparam("video"))
+            .values(views_total=Video.views_total + sa.bindparam("views", type_=sa.BigInteger), **after_views_bound()))
+
+
+_ADD_TO_COUNTERS = Prepared(lambda _: _add_to_counters_statement().returning(
+    Video.views_today, Video.views_month, Video.views_total, Video.uniques_today))
+_ADD_TO_COUNTERS_MANY = Prepared(lambda _: _add_to_counters_statement())
 
 _ADD_TO_LOG = Prepared(lambda _: sa.insert(VideoViewLog).values(
     video_id=sa.bindparam("video"), viewed_at=sa.bindparam("now", type_=VideoViewLog.viewed_at.type)))

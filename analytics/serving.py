@@ -4,15 +4,16 @@ import logging
 
 from flask import Flask
 
-from . import scheduler
+from . import checkpoints, scheduler
 from .services import screening
 
 log = logging.getLogger(__name__)
 
 
 def worker_started(app: Flask, workers: int) -> None:
-    """Start the scheduler, ready the filters; warn when per-process state would split between workers."""
+    """Start the scheduler and the checkpoints, ready the filters; warn when per-process state would split."""
     scheduler.start_if_enabled(app)
+    checkpoints.start(app)
     screening.warm(app)
     if not app.config["PUBLIC_URL"]:
         log.warning("PUBLIC_URL is not set: snippets name whatever host a request names; "

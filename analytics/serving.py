@@ -4,16 +4,15 @@ import logging
 
 from flask import Flask
 
-from . import checkpoints, scheduler
+from . import scheduler
 from .services import screening
 
 log = logging.getLogger(__name__)
 
 
 def worker_started(app: Flask, workers: int) -> None:
-    """Start the scheduler and the checkpoints, ready the filters; warn when per-process state would split."""
+    """Start the scheduler, ready the filters; warn when per-process state would split between workers."""
     scheduler.start_if_enabled(app)
-    checkpoints.start(app)
     screening.warm(app)
     if not app.config["PUBLIC_URL"]:
         log.warning("PUBLIC_URL is not set: snippets name whatever host a request names; "

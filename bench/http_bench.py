@@ -350,7 +350,7 @@ def main() -> None:
         rows.append({"route": name, "method": method, "rps": median(runs, "rps"), "p50_ms": median(runs, "p50_ms"),
                      "p99_ms": median(runs, "p99_ms"), "rounds": runs})
     for row in rows:
-        if row in base_row.values():
+        if any(row is bare for bare in base_row.values()):
             row["rps_ratio"], row["p99_ratio"] = 1.0, 1.0
         else:  # the median of the ratios to the bare run just before each round's run
             row["rps_ratio"] = round(median(row["rounds"], "rps_ratio"), 3)

@@ -177,17 +177,19 @@ def test_in_process_tokens_stay_bounded_and_never_serve_a_stale_entry(make_app, 
     """SimpleCache's tokens are a dict in the worker; past its limit it starts over, and entries go stale."""
     monkeypatch.setattr(stats_cache.LocalTokens, "LIMIT", 3)
     app = make_app(CACHE_TYPE="SimpleCache")
-    for video in ("a", "b", "c", "d"):
+    for video in ("a", "b", "c", "d", "e"):
         add_video(app, video)
     client = app.test_client()
     assert client.get("/api/analytics/stats/a").json["data"]["viewsTotal"] == 0
     for video in ("a", "b", "c", "d"):  # the fourth starts the dict over
         client.post(f"/api/analytics/view/{video}")
     tokens = app.extensions["viewtally.stats_cache_tokens"]
-    assert len(tokens._videos) <= 3
+    assert len(tokens._state[1]) <= 3
     assert client.get("/api/analytics/stats/a").json["data"]["viewsTotal"] == 1
     run_sql(app, "UPDATE videos SET views_total = 7 WHERE id = 'a'")
     assert client.get("/api/analytics/stats/a").json["data"]["viewsTotal"] == 1  # served from the cache
-    for video in ("b", "c", "d"):
+    client.post("/api/analytics/view/d")  # a video already listed: the dict does not start over
+    assert client.get("/api/analytics/stats/a").json["data"]["viewsTotal"] == 1
+    for video in ("b", "c", "e"):  # the third new one finds the dict full
         client.post(f"/api/analytics/view/{video}")
     assert client.get("/api/analytics/stats/a").json["data"]["viewsTotal"] == 7  # the new epoch made it stale

@@ -65,18 +65,21 @@ class LocalTokens:
     LIMIT = 50_000
 
     def __init__(self):
-        self._videos: dict[str, int] = {}
+        # (epoch, numbers by video), read and replaced whole: a reader never sees one without the other.
+        self._state: tuple[int, dict[str, int]] = (0, {})
         self._numbers = itertools.count(1)
-        self._epoch = self._resets = 0
+        self._resets = 0
 
     def current(self, video_id: str) -> tuple:
-        return self._epoch, self._resets, self._videos.get(video_id, 0)
+        epoch, videos = self._state
+        return epoch, self._resets, videos.get(video_id, 0)
 
     def replace(self, video_id: str) -> None:
-        if len(self._videos) >= self.LIMIT:
-            self._videos = {}
-            self._epoch += 1
-        self._videos[video_id] = next(self._numbers)
+        epoch, videos = self._state
+        if video_id not in videos and len(videos) >= self.LIMIT:
+            self._state = (epoch + 1, {video_id: next(self._numbers)})
+        else:
+            videos[video_id] = next(self._numbers)
 
     def replace_all(self) -> None:
         self._resets = next(self._numbers)

@@ -213,6 +213,7 @@ _NOTE_VIEWER = {windowed: Prepared(lambda dialect_name, windowed=windowed: _note
                 for windowed in (False, True)}
 
 def _add_to_counters_statement():
+    """The UPDATE adding :views views (and :new_viewer viewers) to a video's counters, by the stamps rule."""
     return (sa.update(Video).where(Video.id == sa.bindparam("video"))
             .values(views_total=Video.views_total + sa.bindparam("views", type_=sa.BigInteger), **after_views_bound()))
 

@@ -168,11 +168,13 @@ def test_the_dashboard_reads_sorts_searches_and_refreshes(browser, server):
 
     view(server, "trailer", 4)  # trailer now leads today, and the page has not reloaded yet
     page.get_by_role("link", name="Today").click()
+    page.wait_for_url("**sort=views_today*")  # the click only starts the navigation
     assert rows() == ["trailer", "behind"]
     assert page.locator("tr[data-video-id=trailer] [data-count=viewsToday]").inner_text() == "7"
 
     page.get_by_role("searchbox").fill("SCENES")
     page.get_by_role("button", name="Search").click()
+    page.wait_for_url("**q=SCENES*")
     assert rows() == ["behind"]
     assert "q=SCENES" in page.url and "sort=views_today" in page.url
 
@@ -183,6 +185,7 @@ def test_the_dashboard_reads_sorts_searches_and_refreshes(browser, server):
     assert page.locator("[data-change-of=viewsToday]").inner_text() == "+13 vs yesterday by this time (0)"
     assert page.locator("tr[data-video-id=behind] [data-count=viewsToday]").inner_text() == "6"
     page.get_by_role("link", name="Behind the scenes").click()
+    page.wait_for_url("**/dashboard/videos/behind")
     assert page.locator("h1").inner_text() == "Behind the scenes"
     assert page.locator("[data-count=viewsTotal]").inner_text() == "6"
     page.close()
@@ -201,6 +204,7 @@ def test_the_dashboard_works_without_javascript_on_a_dark_phone(browser, server)
     assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(20, 24, 31)"
     assert page.evaluate("document.documentElement.scrollWidth") <= 375  # nothing runs off the side
     page.get_by_role("link", name="Today").click()  # sorting is a plain link
+    page.wait_for_url("**sort=views_today*")
     assert "sort=views_today" in page.url
     context.close()
 

@@ -27,8 +27,10 @@ def test_admin_endpoints_never_allow_other_origins(client, admin, path):
     assert "Access-Control-Allow-Origin" not in response.headers
 
 
-def test_a_list_of_origins_is_matched_exactly(make_app):
-    app = make_app(CORS_ORIGINS="https://a.example, https://b.example")
+# Listed in any case: a browser sends scheme and host in lower case, and they match.
+@pytest.mark.parametrize("listed", ["https://a.example, https://b.example", "https://A.example, https://B.Example"])
+def test_a_list_of_origins_is_matched_exactly(make_app, listed):
+    app = make_app(CORS_ORIGINS=listed)
     add_video(app)
     client = app.test_client()
     allowed = client.get("/api/analytics/stats/intro", headers={"Origin": "https://b.example"})
@@ -36,17 +38,7 @@ def test_a_list_of_origins_is_matched_exactly(make_app):
     assert "Origin" in allowed.headers["Vary"]
     other = client.get("/api/analytics/stats/intro", headers={"Origin": "https://evil.example"})
     assert "Access-Control-Allow-Origin" not in other.headers
-
-
-def test_a_listed_origin_matches_whatever_its_case_and_the_answer_varies_by_origin(make_app):
-    app = make_app(CORS_ORIGINS="https://Videos.Example")
-    add_video(app)
-    client = app.test_client()
-    allowed = client.get("/api/analytics/stats/intro", headers={"Origin": "https://videos.example"})
-    assert allowed.headers["Access-Control-Allow-Origin"] == "https://videos.example"
-    refused = client.get("/api/analytics/stats/intro", headers={"Origin": "https://other.example"})
-    assert "Access-Control-Allow-Origin" not in refused.headers
-    assert "Origin" in refused.headers["Vary"], "a shared cache must not hand this answer to a listed origin"
+    assert "Origin" in other.headers["Vary"], "a shared cache must not hand this answer to a listed origin"
 
 
 def test_an_empty_list_turns_cross_origin_reads_off(make_app):

@@ -1,5 +1,7 @@
 """The pace of batched jobs (resets, purges): short write transactions with a rest between.
 
+`delete_paced` is the purges' loop; the resets walk their own ranges of ids.
+
 Each batch is its own write transaction, which on SQLite holds the one
 write lock: a view waiting to be counted waits for the batch. So a
 `Pace` sizes batches from the time the last one held the lock, aiming at
@@ -14,6 +16,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ..database import read_transaction, write_transaction
@@ -76,3 +79,25 @@ def _next_size(size: int, held: float, pages: int = 0) -> int:
     if pages > 0:
         wanted = min(wanted, size * TARGET_PAGES / pages)
     return int(min(max(wanted, MIN_BATCH), size * 2, MAX_BATCH))
+
+
+def delete_paced(key: tuple, *where, order_by=None) -> int:
+    """Delete the rows matching `where`, a paced batch at a time, by their primary `key` columns; return how many.
+
+    `order_by` (an indexed column) makes each batch take the oldest rows
+    through that index, so no batch scans the rows it keeps.
+    """
+    pace, deleted = Pace(), 0
+    table = key[0].table
+    target = key[0] if len(key) == 1 else sa.tuple_(*key)
+    while True:
+        size = pace.size
+        batch = sa.select(*key).where(*where).limit(size)
+        if order_by is not None:
+            batch = batch.order_by(order_by)
+        with pace.batch() as connection:
+            count = connection.execute(sa.delete(table).where(target.in_(batch))).rowcount
+        deleted += count
+        if count < size:
+            log.debug("deleted %d rows of %s in %d batches", deleted, table.name, pace.batches)
+            return deleted

@@ -3,18 +3,15 @@
 Counters and daily rows are never touched.
 """
 
-import logging
 from datetime import datetime, timedelta
 
-import sqlalchemy as sa
 from flask import current_app
 
 from ..clock import Clock
 from ..models import VideoViewLog, ViewBucket
 from . import viewers
-from .pacing import Pace
+from .pacing import delete_paced
 
-log = logging.getLogger(__name__)
 
 def purge(clock: Clock, days: int | None = None) -> int:
     """Delete what has outlived its time; return how many rows went.
@@ -32,13 +29,13 @@ def purge(clock: Clock, days: int | None = None) -> int:
 def purge_view_logs(clock: Clock, days: int) -> int:
     """Delete the view-log rows older than `days` days (0 keeps them all); return how many went."""
     cutoff = _cutoff(clock, days)
-    return 0 if cutoff is None else _delete_older(VideoViewLog.id, VideoViewLog.viewed_at, cutoff)
+    return 0 if cutoff is None else delete_paced((VideoViewLog.id,), VideoViewLog.viewed_at < cutoff, order_by=VideoViewLog.viewed_at)
 
 
 def purge_view_buckets(clock: Clock, days: int) -> int:
     """Delete the view buckets that start more than `days` days ago (0 keeps them all); return how many went."""
     cutoff = _cutoff(clock, days)
-    return 0 if cutoff is None else _delete_older(ViewBucket.start, ViewBucket.start, cutoff)
+    return 0 if cutoff is None else delete_paced((ViewBucket.start,), ViewBucket.start < cutoff, order_by=ViewBucket.start)
 
 
 def _cutoff(clock: Clock, days: int) -> datetime | None:
@@ -51,18 +48,3 @@ def _cutoff(clock: Clock, days: int) -> datetime | None:
         return clock.now() - timedelta(days=days)
     except OverflowError:  # before the year 1: nothing is that old
         return None
-
-
-def _delete_older(key: sa.Column, moment: sa.Column, cutoff: datetime) -> int:
-    """Delete the rows whose `moment` is before `cutoff`, oldest first, a paced batch at a time."""
-    pace, deleted = Pace(), 0
-    while True:
-        size = pace.size
-        # Oldest first through the index on `moment`: a batch never scans the rows it keeps.
-        batch = sa.select(key).where(moment < cutoff).order_by(moment).limit(size)
-        with pace.batch() as connection:
-            count = connection.execute(sa.delete(key.table).where(key.in_(batch))).rowcount
-        deleted += count
-        if count < size:
-            log.debug("deleted %d rows of %s in %d batches", deleted, key.table.name, pace.batches)
-            return deleted

@@ -47,7 +47,7 @@ def write(connection: Connection, views: list[View]) -> list[Outcome | Exception
     if connection.dialect.name == "postgresql":
         for lock in sorted({view.lock for view in views if view.lock is not None}):
             _VIEWER_LOCK.rows(connection, {"id": lock})
-    found = _counter_rows(connection, sorted({view.video_id for view in views}))
+    found = counter_rows(connection, sorted({view.video_id for view in views}))
     results: list[Outcome | Exception | None] = [None] * len(views)
     site: dict[date, Counter] = defaultdict(Counter)
     counted: dict[tuple, list[tuple[int, bool]]] = defaultdict(list)  # (video, stamps) -> [(i, first today)]
@@ -69,17 +69,17 @@ def write(connection: Connection, views: list[View]) -> list[Outcome | Exception
     log_rows, first_of_day = [], set()
     days: dict[tuple[str, date], list[int]] = defaultdict(lambda: [0, 0])  # (video, day) -> [views, new viewers]
     buckets: Counter = Counter()
-    groups = sorted(counted.items(), key=lambda item: (item[0][0], views[item[1][0][0]].now))
-    added = _add_to_counters(connection, [(video_id, views[members[0][0]].stamps, len(members),
-                                           sum(first for _, first in members)) for (video_id, *_), members in groups])
-    for ((video_id, *_), members), counts in zip(groups, added):
+    groups = [(video_id, views[members[0][0]].stamps, members, sum(first for _, first in members))
+              for (video_id, *_), members in sorted(counted.items(),
+                                                    key=lambda item: (item[0][0], views[item[1][0][0]].now))]
+    added = _add_to_counters(connection, [(video_id, stamps, len(members), new)
+                                          for video_id, stamps, members, new in groups])
+    for (video_id, stamps, members, new), counts in zip(groups, added):
         if counts is None:  # deleted since the batch began (PostgreSQL); its viewer rows are harmless
             for i, _ in members:
                 results[i] = VideoNotFound(video_id)
             continue
         latest[video_id] = counts
-        stamps = views[members[0][0]].stamps
-        new = sum(first for _, first in members)
         day = stamps.period.day
         days[(video_id, day)][0] += len(members)
         days[(video_id, day)][1] += new
@@ -108,12 +108,6 @@ def write(connection: Connection, views: list[View]) -> list[Outcome | Exception
     return results
 
 
-def counter_row(connection: Connection, video_id: str) -> CounterRow | None:
-    """Return a video's counters as stored, or None when there is no such video."""
-    row = _COUNTER_ROW.first(connection, {"video": video_id})
-    return None if row is None else CounterRow(*row)
-
-
 def _add_to_counters(connection: Connection, groups: list[tuple[str, Stamps, int, int]]) -> list[Counts | None]:
     """Add each (video, stamps, views, new viewers) to the video's counters; return each one's counts after it.
 
@@ -128,12 +122,12 @@ def _add_to_counters(connection: Connection, groups: list[tuple[str, Stamps, int
         return [None if (row := _ADD_TO_COUNTERS.first(connection, one)) is None else Counts(one["video"], *row)
                 for one in params]
     _ADD_TO_COUNTERS_MANY.run_many(connection, params)
-    after = _counter_rows(connection, sorted(video_id for video_id, *_ in groups))
+    after = counter_rows(connection, sorted(video_id for video_id, *_ in groups))
     return [None if (row := after.get(video_id)) is None else row.counts(stamps) for video_id, stamps, *_ in groups]
 
 
-def _counter_rows(connection: Connection, video_ids: list[str]) -> dict[str, CounterRow]:
-    """Return the counters of those of the videos that exist, by id, a few dozen per statement."""
+def counter_rows(connection: Connection, video_ids: list[str]) -> dict[str, CounterRow]:
+    """Return the counters as stored of those of the videos that exist, by id, a few dozen per statement."""
     found = {}
     for start in range(0, len(video_ids), _IDS_AT_ONCE):
         chunk = video_ids[start:start + _IDS_AT_ONCE]
@@ -170,7 +164,6 @@ _VIEWER_LOCK = Prepared(lambda _: sa.select(sa.func.pg_advisory_xact_lock(sa.bin
 
 _COUNTER_COLUMNS = (Video.id, Video.views_today, Video.views_month, Video.views_total, Video.uniques_today,
                     Video.period_day, Video.period_month)
-_COUNTER_ROW = Prepared(lambda _: sa.select(*_COUNTER_COLUMNS).where(Video.id == sa.bindparam("video")))
 _IDS_AT_ONCE = 50
 
 

@@ -22,7 +22,7 @@ from flask import current_app
 from ..clock import Clock
 from ..database import insert, read_transaction, write_transaction
 from ..models import DayViewer, RecentView, ViewerKey
-from .pacing import Pace
+from .pacing import delete_paced
 
 HASH_BYTES = 16
 _KEYS = "viewtally.viewer_keys"  # in app.extensions: {day: key}, this process's copy
@@ -122,25 +122,12 @@ def purge_expired(clock: Clock, window: int) -> int:
     now = clock.now()
     today = clock.period(now).day
     needed = other_days(clock, now, today, window, late_views=False)
-    gone = _delete_paced((RecentView.day, RecentView.video_id, RecentView.viewer),
+    gone = delete_paced((RecentView.day, RecentView.video_id, RecentView.viewer),
                          RecentView.day < today, RecentView.counted_at <= now - timedelta(seconds=window))
-    gone += _delete_paced((DayViewer.day, DayViewer.viewer), DayViewer.day < today)
+    gone += delete_paced((DayViewer.day, DayViewer.viewer), DayViewer.day < today)
     with write_transaction() as connection:
         gone += connection.execute(sa.delete(ViewerKey).where(
             ViewerKey.day < today, ViewerKey.day.not_in(needed))).rowcount
     forget_keys_except({today, *needed})
     return gone
 
-
-def _delete_paced(key: tuple, *where) -> int:
-    """Delete the rows that match `where`, a paced batch at a time, by their primary `key`."""
-    pace, deleted = Pace(), 0
-    table = key[0].table
-    while True:
-        size = pace.size
-        with pace.batch() as connection:
-            batch = sa.select(*key).where(*where).limit(size)
-            count = connection.execute(sa.delete(table).where(sa.tuple_(*key).in_(batch))).rowcount
-        deleted += count
-        if count < size:
-            return deleted

@@ -96,7 +96,7 @@ def _one_view_may_blame(error: sa.exc.DBAPIError) -> bool:
 
 def _load_counters(video_id: str) -> CounterRow | None:
     with read_transaction() as connection:
-        return view_batch.counter_row(connection, video_id)
+        return view_batch.counter_rows(connection, [video_id]).get(video_id)
 
 
 def get_stats(video_id: str, clock: Clock) -> Counts:

@@ -39,9 +39,12 @@ def allow_other_origins(response: Response) -> Response:
     origins = current_app.config["CORS_ORIGINS"]
     if not origins:
         return response
-    preflight = request.method == "OPTIONS"
-    methods = _preflight_methods() if preflight else None
-    if (methods is None) if preflight else request.endpoint not in PUBLIC_ENDPOINTS:
+    methods = None
+    if request.method == "OPTIONS":
+        methods = _preflight_methods()
+        if methods is None:
+            return response
+    elif request.endpoint not in PUBLIC_ENDPOINTS:
         return response
     headers = response.headers
     if origins == ["*"]:
@@ -52,7 +55,7 @@ def allow_other_origins(response: Response) -> Response:
         if origin.lower() not in origins:  # the listed origins are in lower case (config)
             return response
         headers["Access-Control-Allow-Origin"] = origin
-    if preflight:
+    if methods is not None:  # a preflight
         headers["Access-Control-Allow-Methods"] = ", ".join(methods)
         asked = request.headers.get("Access-Control-Request-Headers", "")
         allowed = [name.strip() for name in asked.split(",") if name.strip().lower() in ALLOWED_HEADERS]

@@ -14,7 +14,7 @@ from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from . import models  # noqa: F401  (registers the tables on the metadata)
+from . import models, wal  # noqa: F401  (models registers the tables on the metadata)
 from .extensions import db
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,8 @@ def _tune_sqlite(engine: Engine, synchronous: str) -> None:
         # NORMAL keeps every commit through a process crash; FULL through power loss too.
         cursor.execute(f"PRAGMA synchronous = {synchronous}")
         cursor.execute("PRAGMA foreign_keys = ON")
+        # Checkpoints run beside the writers (wal.py); a commit does one only should those fall behind.
+        cursor.execute(f"PRAGMA wal_autocheckpoint = {wal.FALLBACK_PAGES}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -94,11 +96,14 @@ def write_transaction() -> Iterator[Connection]:
     queue here, in order, rather than in SQLite's busy handler, which sleeps
     in growing steps and made the slowest writer wait ~0.7 s. BEGIN
     IMMEDIATE and the busy timeout still order this process against others.
+    After the commit, the WAL may be copied into the file (see wal.py).
     """
     with db.engine.connect() as connection:
         connection.execution_options(viewtally_write=True)
         with _writer_lock(connection), connection.begin():
             yield connection
+        if connection.dialect.name == "sqlite" and connection.engine.url.database not in (None, "", ":memory:"):
+            wal.after_commit(connection.engine.url.database)
 
 
 def _writer_lock(connection: Connection):

@@ -8,9 +8,13 @@ loop: about 10 ms every few hundred tracked views, which made the slowest
 checkpoint is running and the last one started INTERVAL_SECONDS ago, a
 passive checkpoint starts on a connection of its own in a native thread.
 SQLite lets go of the GIL while it copies and syncs, so the event loop and
-the writers carry on; a passive checkpoint waits for nobody, and the next
-writer starts the WAL afresh once all of it is copied. Should the thread
-fall behind, SQLite's own checkpoint takes over at FALLBACK_PAGES.
+the writers carry on; a passive checkpoint waits for nobody.
+
+The WAL starts afresh when a writer finds all of it copied, which under
+steady writes seldom happens between two commits: it then grows to
+FALLBACK_PAGES, where SQLite's own checkpoint in a commit copies the few
+pages left, and the next writer starts it afresh. The same fallback
+serves should the thread fall behind.
 """
 
 import logging
@@ -23,8 +27,9 @@ from collections.abc import Callable
 log = logging.getLogger(__name__)
 
 INTERVAL_SECONDS = 0.05
-# The app's connections checkpoint in their commit only past this many WAL pages (SQLite's default: 1,000).
-FALLBACK_PAGES = 10_000
+# The app's connections checkpoint in their commit only past this many WAL pages (SQLite's default:
+# 1,000): 16 MB of WAL with 4 KB pages.
+FALLBACK_PAGES = 4_000
 
 
 class _File:

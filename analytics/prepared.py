@@ -5,11 +5,12 @@ The write path runs a handful of statements per view; through
 parameter processing, result wrapping) than in the database. A `Prepared`
 statement is built and compiled once per dialect, converts its values with
 the types' own bind and result processors, and runs with the DB-API
-cursor's `execute` or `executemany` inside the connection's transaction.
+cursor's `execute` or `executemany` inside the connection's transaction
+(its errors turned into SQLAlchemy's, as `Connection.execute` would).
 """
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+import functools
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,16 +19,15 @@ from sqlalchemy.sql import ClauseElement
 
 
 class _Compiled:
-    __slots__ = ("sql", "names", "positional", "binders", "plan", "fixed", "readers")
+    __slots__ = ("sql", "names", "positional", "plan", "fixed", "readers")
 
     def __init__(self, statement: ClauseElement, dialect: Dialect):
         compiled = statement.compile(dialect=dialect)
         self.sql = compiled.string
         self.positional = compiled.positional
+        # In positional SQL a name may stand at several places: its value is converted once.
         self.names = list(compiled.positiontup) if compiled.positional else list(compiled.binds)
-        self.binders = {name: compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
-                        for name in set(self.names)}
-        self.plan = [(name, self.binders[name]) for name in self.names]
+        self.plan = [(name, _binder(compiled.binds[name].type, dialect)) for name in dict.fromkeys(self.names)]
         # Values written into the statement itself (a literal) rather than passed at run time.
         self.fixed = {name: bind.effective_value for name, bind in compiled.binds.items()
                       if bind.value is not None or bind.callable is not None}
@@ -38,12 +38,23 @@ class _Compiled:
     def values(self, params: Mapping[str, Any]):
         if self.fixed:
             params = {**self.fixed, **params}
-        if self.positional:
-            return [params[name] if bind is None else bind(params[name]) for name, bind in self.plan]
-        return {name: params[name] if bind is None else bind(params[name]) for name, bind in self.plan}
+        converted = {name: params[name] if bind is None else bind(params[name]) for name, bind in self.plan}
+        return [converted[name] for name in self.names] if self.positional else converted
 
     def row(self, raw) -> tuple:
         return tuple(read(value) if read else value for read, value in zip(self.readers, raw))
+
+
+def _binder(type_: sa.types.TypeEngine, dialect: Dialect) -> Callable[[Any], Any] | None:
+    """Return the type's bind processor; a date's remembers its last few answers.
+
+    A batch binds the same few days over and over (today, its month, the
+    next day), and SQLite's processor formats each anew.
+    """
+    bind = type_.dialect_impl(dialect).bind_processor(dialect)
+    if bind is not None and isinstance(type_, sa.Date):
+        return functools.lru_cache(maxsize=16)(bind)
+    return bind
 
 
 class Prepared:
@@ -64,9 +75,14 @@ class Prepared:
         """Run with one set of values and return the rows it returns, converted to Python values."""
         compiled = self._for(connection)
         values = compiled.values(params)
-        with _cursor(connection, compiled.sql, values) as cursor:
+        cursor = connection.connection.cursor()
+        try:
             cursor.execute(compiled.sql, values)
             return [compiled.row(raw) for raw in cursor.fetchall()] if cursor.description else []
+        except connection.dialect.loaded_dbapi.Error as error:
+            raise _translated(error, connection, compiled.sql, values) from error
+        finally:
+            cursor.close()
 
     def first(self, connection: Connection, params: Mapping[str, Any]) -> tuple | None:
         """Run with one set of values and return the first row, or None."""
@@ -80,19 +96,16 @@ class Prepared:
             return 0
         compiled = self._for(connection)
         values = [compiled.values(params) for params in many]
-        with _cursor(connection, compiled.sql, values) as cursor:
+        cursor = connection.connection.cursor()
+        try:
             cursor.executemany(compiled.sql, values)
             return cursor.rowcount
+        except connection.dialect.loaded_dbapi.Error as error:
+            raise _translated(error, connection, compiled.sql, values) from error
+        finally:
+            cursor.close()
 
 
-@contextmanager
-def _cursor(connection: Connection, sql: str, values) -> Iterator:
-    """Yield a driver cursor; its errors become SQLAlchemy's (OperationalError, IntegrityError, …) as elsewhere."""
-    dbapi = connection.dialect.loaded_dbapi
-    cursor = connection.connection.cursor()
-    try:
-        yield cursor
-    except dbapi.Error as error:
-        raise sa.exc.DBAPIError.instance(sql, values, error, dbapi.Error) from error
-    finally:
-        cursor.close()
+def _translated(error: Exception, connection: Connection, sql: str, values) -> sa.exc.DBAPIError:
+    """Return the driver's error as SQLAlchemy's (OperationalError, IntegrityError, …), as elsewhere."""
+    return sa.exc.DBAPIError.instance(sql, values, error, connection.dialect.loaded_dbapi.Error)

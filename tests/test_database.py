@@ -88,3 +88,28 @@ def test_processes_opening_a_new_file_together_all_get_wal(tmp_path):
         for process in processes:
             process.join(10)
     assert set(outcomes) == {"wal"}
+
+
+def test_moments_are_bound_as_the_text_sqlalchemy_would_write():
+    """UTCDateTime's one-step SQLite text equals the two steps it replaces: comparisons in SQL rely on it."""
+    from datetime import datetime, timedelta, timezone
+    from zoneinfo import ZoneInfo
+
+    from sqlalchemy.dialects import sqlite
+
+    from analytics.models import UTCDateTime
+
+    dialect = sqlite.dialect()
+    kind = UTCDateTime()
+    one_step = kind.dialect_impl(dialect).bind_processor(dialect)
+    text = sa.DateTime().dialect_impl(dialect).bind_processor(dialect)
+    moments = [datetime(2026, 3, 14, 15, 0, tzinfo=timezone.utc),
+               datetime(2026, 3, 14, 15, 0, 0, 1, tzinfo=timezone.utc),
+               datetime(2026, 10, 25, 2, 30, 59, 999999, tzinfo=ZoneInfo("Europe/Berlin")),
+               datetime(999, 1, 2, 3, 4, 5, tzinfo=timezone(timedelta(hours=-5))),
+               datetime(2026, 12, 31, 23, 59, 59, 500000, tzinfo=timezone(timedelta(hours=5, minutes=45)))]
+    for moment in moments:
+        assert one_step(moment) == text(kind.process_bind_param(moment, dialect))
+    assert one_step(None) is None
+    with pytest.raises(ValueError, match="naive"):
+        one_step(datetime(2026, 3, 14, 15, 0))

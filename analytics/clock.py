@@ -1,6 +1,7 @@
 """Time, in one place: services ask a clock, so tests can set the hour."""
 
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Callable
 from zoneinfo import ZoneInfo
@@ -20,11 +21,11 @@ class Period:
     day: date
     month: date
 
-    @property
+    @cached_property
     def next_day(self) -> date:
         return self.day + timedelta(days=1)
 
-    @property
+    @cached_property
     def next_month(self) -> date:
         return (self.month + timedelta(days=32)).replace(day=1)
 
@@ -35,6 +36,7 @@ class Clock:
     def __init__(self, tz: str | ZoneInfo = "UTC", now: Callable[[], datetime] = utc_now):
         self.tz = tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
         self._now = now
+        self._periods: dict[float, Period] = {}  # by whole UTC second: every view asks a few times
 
     def now(self) -> datetime:
         """Return the current moment, aware, in UTC."""
@@ -42,8 +44,15 @@ class Clock:
 
     def period(self, moment: datetime | None = None) -> Period:
         """Return the local day and month of `moment` (default: now)."""
-        day = (moment or self.now()).astimezone(self.tz).date()
-        return Period(day=day, month=day.replace(day=1))
+        moment = moment or self.now()
+        second = moment.timestamp() // 1  # a zone's offsets are whole seconds: one second, one local day
+        period = self._periods.get(second)
+        if period is None:
+            if len(self._periods) >= 64:
+                self._periods.clear()
+            day = moment.astimezone(self.tz).date()
+            period = self._periods[second] = Period(day=day, month=day.replace(day=1))
+        return period
 
     def today(self) -> date:
         """Return the local date now."""

@@ -10,9 +10,9 @@ from .responses import reject_unknown_fields
 
 SESSION_HEADER = "X-Viewtally-Session"
 SESSION_MAX = 128
-# Headers by which browsers announce a prefetch or prerender, and the values that mean it.
-_PREFETCH_HEADERS = (("Sec-Purpose", ("prefetch", "prerender")), ("Purpose", ("prefetch", "prerender")),
-                     ("X-Moz", ("prefetch",)), ("X-Purpose", ("preview",)))
+# Headers by which browsers announce a prefetch or prerender (their WSGI keys), and the values that mean it.
+_PREFETCH_HEADERS = (("HTTP_SEC_PURPOSE", ("prefetch", "prerender")), ("HTTP_PURPOSE", ("prefetch", "prerender")),
+                     ("HTTP_X_MOZ", ("prefetch",)), ("HTTP_X_PURPOSE", ("preview",)))
 
 
 def visitor() -> Visitor:
@@ -28,8 +28,9 @@ def visitor() -> Visitor:
 
 
 def _is_prefetch() -> bool:
+    environ = request.environ  # read straight: this runs on every view, and most send none of these
     for header, values in _PREFETCH_HEADERS:
-        announced = request.headers.get(header)
+        announced = environ.get(header)
         if announced and any(value in announced.lower() for value in values):
             return True
     return False
@@ -52,6 +53,8 @@ def _checked_session(value) -> str | None:
 
 
 def _body_field(name: str):
+    if request.environ.get("CONTENT_LENGTH", "0") in ("", "0"):  # no body (a chunked one has a length by now)
+        return None
     # JSON, or text/plain: what fetch() sends for a JSON.stringify() body, which spares a
     # page on another site the CORS preflight, so it must be read (not ignored) too.
     if request.is_json or request.mimetype == "text/plain":

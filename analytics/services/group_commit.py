@@ -1,14 +1,16 @@
 """Group commit: the writes of concurrent requests share one transaction, and each waits for its commit.
 
 A commit is the dearest part of a write (on SQLite every modified page goes
-to the WAL once per commit), so a request does not commit alone: it queues
-its work and waits. The first waiter with no batch in progress leads: it
-takes everything queued, writes it in one transaction, commits, hands each
-request its own answer, and wakes the queue, whose next waiter leads the
-next batch. Nobody is answered before the transaction holding their write
-has committed; a batch that fails fails every request in it (the caller may
-then retry its items one by one). The locks are made when first used, so a
-server that patches threading for green threads (gevent) gets green ones.
+to the WAL once per commit), so a request does not commit alone: it joins
+the open batch and waits for that batch to be written. The first request
+of a batch leads it: it waits its turn to write (one batch at a time),
+meanwhile its batch gathers the requests that arrive; then it closes the
+batch, writes it in one transaction, commits, hands each request its own
+answer, and wakes them all at once. Nobody is answered before the
+transaction holding their write has committed; a batch that fails fails
+every request in it (the caller may then retry its items one by one). The
+locks and events are made with the writer, after any patching of threads
+for green ones (gevent).
 """
 
 import copy
@@ -22,14 +24,21 @@ R = TypeVar("R")
 
 
 class _Entry(Generic[T, R]):
-    __slots__ = ("item", "result", "error", "shared", "done")
+    __slots__ = ("item", "result", "error", "shared")
 
     def __init__(self, item: T):
         self.item = item
         self.result: R | None = None
         self.error: BaseException | None = None
         self.shared = False  # the error is the whole batch's, raised by every waiter of it
-        self.done = False
+
+
+class _Batch:
+    __slots__ = ("entries", "written")
+
+    def __init__(self):
+        self.entries: list[_Entry] = []
+        self.written = threading.Event()  # set once every entry has its result or error
 
 
 class GroupCommit(Generic[T, R]):
@@ -38,50 +47,55 @@ class GroupCommit(Generic[T, R]):
     def __init__(self, write: Callable[[Sequence[T]], Sequence[R | BaseException]], max_batch: int = 256):
         self._write = write
         self._max_batch = max_batch
-        self._turn = threading.Condition(threading.Lock())
-        self._queue: list[_Entry] = []
-        self._leading = False
+        self._lock = threading.Lock()  # guards the open batch
+        self._writing = threading.Lock()  # held by the leader writing a batch
+        self._open: _Batch | None = None  # the batch new items join, until its leader closes it
         self._pause = _green_pause()
 
     def submit(self, item: T) -> R:
-        """Queue `item`, wait until its batch has committed, and return its result (or raise its error)."""
+        """Join the open batch, wait until it has committed, and return the item's result (or raise its error)."""
         entry = _Entry(item)
-        with self._turn:
-            self._queue.append(entry)
-        while True:
-            with self._turn:
-                while not entry.done and self._leading:
-                    self._turn.wait()
-                if entry.done:
-                    return _outcome(entry)
-                self._leading = True
-            self._lead()  # this entry's batch, or an earlier one when more than a batch is queued
+        with self._lock:
+            batch = self._open
+            leads = batch is None
+            if leads:
+                batch = self._open = _Batch()
+            batch.entries.append(entry)
+            if len(batch.entries) >= self._max_batch:
+                self._open = None  # full: the next item starts a batch of its own
+        if leads:
+            self._lead(batch)
+        else:
+            batch.written.wait()
+        return _outcome(entry)
 
-    def _lead(self) -> None:
-        """Write the oldest queued batch, then hand over the lead."""
-        batch: list[_Entry] = []
+    def _lead(self, batch: _Batch) -> None:
+        """Wait for the batch before to be written, close this one, write it, and wake its waiters."""
         try:
-            if self._pause is not None:
-                self._pause()
-            with self._turn:
-                batch, self._queue = self._queue[:self._max_batch], self._queue[self._max_batch:]
-            results = self._write([entry.item for entry in batch])
-            for entry, result in zip(batch, results, strict=True):
+            with self._writing:
+                if self._pause is not None:
+                    self._pause()
+                with self._lock:
+                    if self._open is batch:
+                        self._open = None
+                self._write_batch(batch)
+        finally:
+            for entry in batch.entries:
+                if entry.result is None and entry.error is None:
+                    entry.error = RuntimeError("the write of this batch was interrupted")
+            batch.written.set()
+
+    def _write_batch(self, batch: _Batch) -> None:
+        try:
+            results = self._write([entry.item for entry in batch.entries])
+            for entry, result in zip(batch.entries, results, strict=True):
                 if isinstance(result, BaseException):
                     entry.error = result
                 else:
                     entry.result = result
         except Exception as error:  # the batch's requests all see why it failed
-            for entry in batch:
+            for entry in batch.entries:
                 entry.error, entry.shared = error, True
-        finally:
-            with self._turn:
-                for entry in batch:
-                    if entry.result is None and entry.error is None:
-                        entry.error = RuntimeError("the write of this batch was interrupted")
-                    entry.done = True
-                self._leading = False
-                self._turn.notify_all()
 
 
 def _green_pause() -> Callable[[], None] | None:

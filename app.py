@@ -5,6 +5,24 @@ import os
 from flask import Flask
 
 
+class Viewtally(Flask):
+    """Flask, deciding once per function, not per call, whether a view or hook is a coroutine.
+
+    Flask asks `ensure_sync` of the view and every hook on every request;
+    the answer never changes, and the asking cost a few microseconds a request.
+    """
+
+    def ensure_sync(self, func):
+        try:
+            return self._sync_functions[func]
+        except KeyError:
+            sync = self._sync_functions[func] = super().ensure_sync(func)
+            return sync
+        except AttributeError:  # the first call
+            self._sync_functions: dict = {}
+            return self.ensure_sync(func)
+
+
 def create_app(test_config: dict | None = None) -> Flask:
     """Build a Viewtally app; `test_config` replaces instance and environment config."""
     from analytics import cli, config, database, extensions, instance_secrets, logs, scheduler
@@ -12,7 +30,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from analytics.clock import Clock
     from analytics.services import screening, stats_cache
 
-    app = Flask(__name__, instance_relative_config=True, instance_path=config.instance_path())
+    app = Viewtally(__name__, instance_relative_config=True, instance_path=config.instance_path())
     config.load(app, test_config)
     # The database and the generated secrets live here: for this user's eyes only.
     os.makedirs(app.instance_path, mode=0o700, exist_ok=True)

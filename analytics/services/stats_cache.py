@@ -109,12 +109,13 @@ def _seconds() -> int:
 
 def fetch(video_id: str, load: Callable[[], T | None]) -> T | None:
     """Return the cached value for `video_id`, or `load()` it and cache it."""
-    seconds = _seconds()
-    if not seconds or _bypassed():
+    app = current_app._get_current_object()  # looked up once: this runs on every stats request
+    seconds = app.config["STATS_CACHE_SECONDS"]
+    if not seconds or _bypassed(app):
         return load()
-    local = _local_tokens()
+    local = app.extensions.get(_LOCAL_TOKENS)
     if local is not None:
-        return _fetch_local(local, video_id, load, seconds)
+        return _fetch_local(app.extensions["cache"][cache], local, video_id, load, seconds)
     keys = (_token_key(video_id), _RESETS_KEY)
     try:
         entry, *tokens = cache.get_many(_entry_key(video_id), *keys)
@@ -130,15 +131,16 @@ def fetch(video_id: str, load: Callable[[], T | None]) -> T | None:
     return value
 
 
-def _fetch_local(local: LocalTokens, video_id: str, load: Callable[[], T | None], seconds: int) -> T | None:
+def _fetch_local(backend: SimpleCache, local: LocalTokens, video_id: str, load: Callable[[], T | None],
+                 seconds: int) -> T | None:
     """`fetch` beside an in-process cache: the tokens are read before the load, as with a shared one."""
     tokens = local.current(video_id)
-    entry = cache.get(_entry_key(video_id))
+    entry = backend.get(_entry_key(video_id))
     if entry is not None and entry[0] == tokens:
         return entry[1]
     value = load()
     if value is not None:
-        _quietly(cache.set, _entry_key(video_id), (tokens, value), timeout=seconds)
+        _quietly(backend.set, _entry_key(video_id), (tokens, value), timeout=seconds)
     return value
 
 
@@ -175,8 +177,8 @@ def _replace_token(key: str) -> bool:
     return False
 
 
-def _bypassed() -> bool:
-    until = current_app.extensions.get(_BYPASS_UNTIL)
+def _bypassed(app=None) -> bool:
+    until = (app or current_app).extensions.get(_BYPASS_UNTIL)
     return until is not None and time.monotonic() < until
 
 

@@ -27,9 +27,10 @@ def secure_headers(response: Response) -> Response:
     they get no CSP or framing rule, which would mean nothing for them anyway.
     """
     headers = response.headers
-    headers.setdefault("X-Content-Type-Options", "nosniff")
+    # Set, not setdefault: werkzeug's test for a missing header raises and catches an exception.
+    headers["X-Content-Type-Options"] = "nosniff"
     if request.environ["wsgi.url_scheme"] == "https":  # request.is_secure, without the lookups
-        headers.setdefault("Strict-Transport-Security", STRICT_TRANSPORT_SECURITY)
+        headers["Strict-Transport-Security"] = STRICT_TRANSPORT_SECURITY
     if (headers.get("Content-Type") or "").startswith("text/html"):
         headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         headers.setdefault("Referrer-Policy", "same-origin")

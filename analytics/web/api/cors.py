@@ -40,25 +40,26 @@ def allow_other_origins(response: Response) -> Response:
     if not origins:
         return response
     methods = None
-    if request.method == "OPTIONS":
+    req = request._get_current_object()  # one lookup behind the proxy: this runs on every answer
+    if req.method == "OPTIONS":
         methods = _preflight_methods()
         if methods is None:
             return response
-    elif request.endpoint not in PUBLIC_ENDPOINTS:
+    elif req.endpoint not in PUBLIC_ENDPOINTS:
         return response
     headers = response.headers
     if origins == ["*"]:
         headers["Access-Control-Allow-Origin"] = "*"
     else:
         response.vary.add("Origin")
-        origin = request.headers.get("Origin", "")
+        origin = req.headers.get("Origin", "")
         if origin.lower() not in origins:  # the listed origins are in lower case (config)
             return response
         headers["Access-Control-Allow-Origin"] = origin
     if methods is not None:  # a preflight
         headers["Access-Control-Allow-Methods"] = ", ".join(methods)
-        asked = request.headers.get("Access-Control-Request-Headers", "")
-        allowed = [name.strip() for name in asked.split(",") if name.strip().lower() in ALLOWED_HEADERS]
+        wanted = req.headers.get("Access-Control-Request-Headers", "")
+        allowed = [name.strip() for name in wanted.split(",") if name.strip().lower() in ALLOWED_HEADERS]
         if allowed:
             headers["Access-Control-Allow-Headers"] = ", ".join(allowed)
         headers["Access-Control-Max-Age"] = MAX_AGE

@@ -1,6 +1,6 @@
 """Building API answers: the success envelope, the error envelope, the pixel."""
 
-from flask import jsonify, make_response
+from flask import Response, current_app, jsonify, make_response
 
 from ...clock import iso_utc
 from ...services.errors import InvalidInput
@@ -13,9 +13,12 @@ PIXEL_GIF = (
 )
 
 
-def ok(data, status: int = 200):
-    """Wrap `data` in the success envelope."""
-    return {"success": True, "data": data}, status
+def ok(data, status: int = 200) -> Response:
+    """Wrap `data` in the success envelope (a response made here: Flask's way from a tuple looks it over first)."""
+    response = current_app.json.response({"success": True, "data": data})
+    if status != 200:
+        response.status_code = status
+    return response
 
 
 def error(status: int, code: str, message: str):

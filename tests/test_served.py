@@ -274,8 +274,10 @@ def test_workers_sharing_redis_share_one_rate_limit(serve, tmp_path, redis_prefi
         f"sqlite:///{tmp_path}/served.db",
         extra={"RATELIMIT_ENABLED": "true", "RATELIMIT_STORAGE_URI": REDIS_URL,
                "RATELIMIT_KEY_PREFIX": redis_prefix.rstrip(":"), "TRACK_RATE_LIMIT": "20 per minute"},
-        # One thread: sync workers, each busy with one connection at a time.
-        workers=2, threads=1, args=("--access-logfile", "-", "--access-logformat", "access %(p)s %(s)s %(U)s"),
+        # Sync workers, each busy with one connection at a time (gunicorn.conf.py's gevent worker
+        # would take the next connections beside the held one, and now and then took them all).
+        workers=2, threads=None, args=("--worker-class", "sync", "--access-logfile", "-",
+                                       "--access-logformat", "access %(p)s %(s)s %(U)s"),
     )
     register(server)
     path = "/api/analytics/view/alpha"

@@ -32,6 +32,8 @@ def init_app(app: Flask) -> None:
         options = app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
         options.setdefault("pool_pre_ping", True)
     db.init_app(app)
+    app.teardown_appcontext_funcs.remove(db._teardown_session)
+    app.teardown_appcontext(_remove_opened_session)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             _tune_sqlite(db.engine, app.config["SQLITE_SYNCHRONOUS"])
@@ -39,6 +41,17 @@ def init_app(app: Flask) -> None:
         # Start with an empty pool: a server that forks after building the
         # app (gunicorn --preload) must not hand one connection to two workers.
         db.engine.dispose()
+
+
+def _remove_opened_session(_error: BaseException | None) -> None:
+    """End the request's ORM session, as Flask-SQLAlchemy does, when one was opened at all.
+
+    The app reads and writes through Core connections (read_transaction,
+    write_transaction), so no request opens one; Flask-SQLAlchemy's own
+    teardown looked the request up three times to find that out.
+    """
+    if db.session.registry.registry:  # the sessions open in any context: none, on every request today
+        db.session.remove()
 
 
 def _tune_sqlite(engine: Engine, synchronous: str) -> None:

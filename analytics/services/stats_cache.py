@@ -146,9 +146,10 @@ def _fetch_local(backend: SimpleCache, local: LocalTokens, video_id: str, load: 
 
 def forget(video_id: str) -> None:
     """Make every cached entry of `video_id` stale (after a tracked view)."""
-    if not _seconds():
+    app = current_app._get_current_object()  # looked up once: this runs on every counted view
+    if not app.config["STATS_CACHE_SECONDS"]:
         return
-    local = _local_tokens()
+    local = app.extensions.get(_LOCAL_TOKENS)
     if local is not None:
         local.replace(video_id)
     elif not _replace_token(_token_key(video_id)):

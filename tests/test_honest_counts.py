@@ -306,6 +306,27 @@ def test_hashes_name_nobody_change_every_day_and_are_purged_with_their_key(app, 
     assert [str(day) for (day,) in rows(app, "SELECT day FROM day_viewers")] == today
 
 
+def test_the_first_hours_views_after_a_day_without_views_look_for_its_key_once(app, client, clock):
+    """Yesterday had no views, so it has no key: each view of the first hour needs it, but asks once."""
+    clock.set(datetime(2026, 3, 15, 0, 10, tzinfo=timezone.utc))
+    with app.app_context():
+        engine = db.engine
+    reads = []
+
+    def note(_connection, _cursor, statement, *_):
+        if "viewer_keys" in statement and statement.lstrip().upper().startswith("SELECT"):
+            reads.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", note)
+    try:
+        for n in range(20):
+            assert view(client, address=f"203.0.113.{n + 1}").json["data"]["counted"]
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", note)
+    # Today's key, created by the first view, and yesterday's, found missing (again at most once a second).
+    assert 2 <= len(reads) <= 4, reads
+
+
 def test_a_purge_keeps_what_the_window_still_needs(app, client, clock):
     from analytics.services import viewers
 

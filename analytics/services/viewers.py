@@ -13,6 +13,7 @@ test an address against a stored hash.
 import hashlib
 import hmac
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -26,6 +27,11 @@ from .pacing import delete_paced
 
 HASH_BYTES = 16
 _KEYS = "viewtally.viewer_keys"  # in app.extensions: {day: key}, this process's copy
+_MISSING = "viewtally.viewer_keys_missing"  # in app.extensions: {day: when to look again}, days found without a key
+# How long a day found without a key is taken to have none. Views ask for the keys of the
+# days beside today (yesterday in the first hour, tomorrow near midnight), which often have
+# none: without this, each such view read the database for it.
+MISSING_KEY_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -55,8 +61,12 @@ def day_key(day: date, create: bool = True) -> bytes | None:
     keys = current_app.extensions.setdefault(_KEYS, {})
     key = keys.get(day)
     if key is None:
+        missing = current_app.extensions.setdefault(_MISSING, {})
+        if not create and time.monotonic() < missing.get(day, 0.0):
+            return None
         secret = _stored_secret(day, create)
         if secret is None:
+            missing[day] = time.monotonic() + MISSING_KEY_SECONDS
             return None
         key = keys[day] = _mixed(secret)
     return key
@@ -64,10 +74,10 @@ def day_key(day: date, create: bool = True) -> bytes | None:
 
 def forget_keys_except(days: set[date]) -> None:
     """Drop this process's copies of keys no view needs now (the database's go with the purge)."""
-    keys = current_app.extensions.get(_KEYS, {})
-    if len(keys) > len(days):
-        for day in [known for known in list(keys) if known not in days]:
-            keys.pop(day, None)
+    for held in (current_app.extensions.get(_KEYS, {}), current_app.extensions.get(_MISSING, {})):
+        if len(held) > len(days):
+            for day in [known for known in list(held) if known not in days]:
+                held.pop(day, None)
 
 
 def _stored_secret(day: date, create: bool) -> bytes | None:

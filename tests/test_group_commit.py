@@ -106,6 +106,26 @@ def test_more_items_than_a_batch_holds_are_all_written_in_order_of_arrival():
     assert all(len(batch) <= 3 for batch in batches)
 
 
+def test_a_leader_interrupted_before_it_writes_leaves_no_open_batch_behind():
+    """Under gevent a Timeout can land at the leader's pause: its batch fails, and the next items are written."""
+    written = []
+    writer = GroupCommit(lambda items: (written.extend(items), list(items))[1])
+
+    class Interrupted(BaseException):
+        pass
+
+    def pause_once():  # stands for gevent's sleep(0), where a Timeout or GreenletExit can arrive
+        writer._pause = None
+        raise Interrupted
+
+    writer._pause = pause_once
+    with pytest.raises(Interrupted):
+        writer.submit("first")
+    assert writer.submit("second") == "second"
+    assert writer.submit("third") == "third"
+    assert written == ["second", "third"]
+
+
 # --- through the app: many threads, exact sums, fewer commits than views --------------------
 
 def test_threads_counting_at_once_share_commits_and_every_sum_agrees(make_app):

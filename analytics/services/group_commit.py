@@ -80,6 +80,9 @@ class GroupCommit(Generic[T, R]):
                         self._open = None
                 self._write_batch(batch)
         finally:
+            with self._lock:  # interrupted before closing it (gevent.Timeout at the pause): nobody may join it now
+                if self._open is batch:
+                    self._open = None
             for entry in batch.entries:
                 if entry.result is None and entry.error is None:
                     entry.error = RuntimeError("the write of this batch was interrupted")

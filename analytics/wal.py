@@ -10,7 +10,8 @@ passive checkpoint starts on a connection of its own in a native thread.
 SQLite lets go of the GIL while it copies and syncs, so the event loop and
 the writers carry on; a passive checkpoint waits for nobody.
 
-The WAL starts afresh when a writer finds all of it copied, which under
+The WAL starts afresh when a writer finds all of it copied (and no reader
+still in it), which under
 steady writes seldom happens between two commits: it then grows to
 FALLBACK_PAGES, where SQLite's own checkpoint in a commit copies the few
 pages left, and the next writer starts it afresh. The same fallback
@@ -18,15 +19,19 @@ serves should the thread fall behind.
 """
 
 import logging
+import os
 import sqlite3
 import sys
 import threading
 import time
 from collections.abc import Callable
+from urllib.parse import quote
 
 log = logging.getLogger(__name__)
 
 INTERVAL_SECONDS = 0.05
+# A checkpoint said to run for this long is taken to be lost (its thread gone), and another starts.
+STALE_SECONDS = 60.0
 # The app's connections checkpoint in their commit only past this many WAL pages (SQLite's default:
 # 1,000): 16 MB of WAL with 4 KB pages.
 FALLBACK_PAGES = 4_000
@@ -45,6 +50,8 @@ class _File:
 
 
 _files: dict[str, _File] = {}
+# A worker forked while the parent's checkpoint ran must not inherit it as running.
+os.register_at_fork(after_in_child=_files.clear)
 
 
 def after_commit(path: str) -> None:
@@ -54,12 +61,12 @@ def after_commit(path: str) -> None:
         error, file.error = file.error, None
         log.warning("a WAL checkpoint of the database failed: %s", error)
     now = time.monotonic()
-    if file.running or now - file.started < INTERVAL_SECONDS:
+    if now - file.started < INTERVAL_SECONDS or (file.running and now - file.started < STALE_SECONDS):
         return
     file.running, file.started = True, now
     try:
         _in_native_thread()(lambda: _checkpoint(file))
-    except RuntimeError as error:  # no thread to be had (interpreter shutting down): SQLite's own fallback remains
+    except Exception as error:  # no thread to be had: the commit stands, and SQLite's own fallback remains
         file.running = False
         log.warning("could not start a WAL checkpoint: %s", error)
 
@@ -67,7 +74,9 @@ def after_commit(path: str) -> None:
 def _checkpoint(file: _File) -> None:
     """Copy what the WAL holds into the database file, on a connection of this thread's own."""
     try:
-        connection = sqlite3.connect(file.path, isolation_level=None, check_same_thread=False)
+        # mode=rw: a file deleted meanwhile stays deleted rather than made anew, empty.
+        connection = sqlite3.connect(f"file:{quote(file.path)}?mode=rw", uri=True, isolation_level=None,
+                                     check_same_thread=False)
         try:
             connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
         finally:

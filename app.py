@@ -12,15 +12,22 @@ class Viewtally(Flask):
     the answer never changes, and the asking cost a few microseconds a request.
     """
 
+    SYNC_FUNCTIONS_HELD = 256  # a function made per request (after_this_request) must not grow it for ever
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._sync_functions: dict = {}
+
     def ensure_sync(self, func):
         try:
             return self._sync_functions[func]
         except KeyError:
+            if len(self._sync_functions) >= self.SYNC_FUNCTIONS_HELD:
+                self._sync_functions.clear()
             sync = self._sync_functions[func] = super().ensure_sync(func)
             return sync
-        except AttributeError:  # the first call
-            self._sync_functions: dict = {}
-            return self.ensure_sync(func)
+        except TypeError:  # an unhashable callable
+            return super().ensure_sync(func)
 
 
 def create_app(test_config: dict | None = None) -> Flask:

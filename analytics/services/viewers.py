@@ -30,7 +30,9 @@ _KEYS = "viewtally.viewer_keys"  # in app.extensions: {day: key}, this process's
 _MISSING = "viewtally.viewer_keys_missing"  # in app.extensions: {day: when to look again}, days found without a key
 # How long a day found without a key is taken to have none. Views ask for the keys of the
 # days beside today (yesterday in the first hour, tomorrow near midnight), which often have
-# none: without this, each such view read the database for it.
+# none: without this, each such view read the database for it. (Across workers this widens a
+# race of milliseconds to a second: a view in the last instant of a day, from a viewer seen in
+# no other, may be missed by another worker's window check in the first second of the next.)
 MISSING_KEY_SECONDS = 1.0
 
 

@@ -4,18 +4,17 @@ Left to itself, SQLite copies the WAL back into the database file, and
 syncs it, inside the commit that grows the WAL past 1,000 pages. That
 commit holds the write lock, and under the gevent worker the whole event
 loop: about 10 ms every few hundred tracked views, which made the slowest
-1 % of them three times slower than the rest. So after a commit, when no
+1 % of them twice as slow as the rest. So after a commit, when no
 checkpoint is running and the last one started INTERVAL_SECONDS ago, a
 passive checkpoint starts on a connection of its own in a native thread.
 SQLite lets go of the GIL while it copies and syncs, so the event loop and
 the writers carry on; a passive checkpoint waits for nobody.
 
 The WAL starts afresh when a writer finds all of it copied (and no reader
-still in it), which under
-steady writes seldom happens between two commits: it then grows to
-FALLBACK_PAGES, where SQLite's own checkpoint in a commit copies the few
-pages left, and the next writer starts it afresh. The same fallback
-serves should the thread fall behind.
+still in it), which under steady writes seldom happens between two
+commits: it then grows to FALLBACK_PAGES, where SQLite's own checkpoint in
+a commit copies the few pages left, and the next writer starts it afresh.
+The same fallback serves should the thread fall behind.
 """
 
 import logging

@@ -70,25 +70,27 @@ class GroupCommit(Generic[T, R]):
         return _outcome(entry)
 
     def _lead(self, batch: _Batch) -> None:
-        """Wait for the batch before to be written, close this one, write it, and wake its waiters."""
+        """Wait for the turn to write, close the batch, write it, and wake its waiters."""
         try:
             with self._writing:
                 if self._pause is not None:
                     self._pause()
-                with self._lock:
-                    if self._open is batch:
-                        self._open = None
+                self._close(batch)
                 self._write_batch(batch)
         finally:
-            with self._lock:  # interrupted before closing it (gevent.Timeout at the pause): nobody may join it now
-                if self._open is batch:
-                    self._open = None
+            self._close(batch)  # when interrupted before (gevent.Timeout at the pause): nobody may join it now
             for entry in batch.entries:
                 if entry.result is None and entry.error is None:
                     entry.error = RuntimeError("the write of this batch was interrupted")
             batch.written.set()
 
+    def _close(self, batch: _Batch) -> None:
+        with self._lock:
+            if self._open is batch:
+                self._open = None
+
     def _write_batch(self, batch: _Batch) -> None:
+        """Give each entry its result, or the batch's error should the write fail."""
         try:
             results = self._write([entry.item for entry in batch.entries])
             for entry, result in zip(batch.entries, results, strict=True):

@@ -50,7 +50,7 @@ def write(connection: Connection, views: list[View]) -> list[Outcome | Exception
     found = counter_rows(connection, sorted({view.video_id for view in views}))
     results: list[Outcome | Exception | None] = [None] * len(views)
     site: dict[date, Counter] = defaultdict(Counter)
-    counted: dict[tuple, list[tuple[int, bool]]] = defaultdict(list)  # (video, stamps) -> [(i, first today)]
+    counted: dict[tuple, list[tuple[int, bool]]] = defaultdict(list)  # (video, period, late) -> [(i, first today)]
     # By day too: a viewer's hash differs from day to day, and their view before midnight
     # must be decided before their view after it, as it would have been alone.
     for i in sorted(range(len(views)), key=lambda n: (views[n].video_id, views[n].stamps.period.day,
@@ -63,7 +63,7 @@ def write(connection: Connection, views: list[View]) -> list[Outcome | Exception
         elif (views_of_viewer := _note_view(connection, view)) is None:
             site[view.stamps.period.day]["duplicate"] += 1
         else:
-            counted[(view.video_id, *view.stamps.params().values())].append((i, views_of_viewer == 1))
+            counted[(view.video_id, view.stamps.period, view.stamps.late_views)].append((i, views_of_viewer == 1))
 
     latest: dict[str, Counts] = {}
     log_rows, first_of_day = [], set()

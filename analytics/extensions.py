@@ -1,8 +1,6 @@
 """Extensions, created unbound and attached to each app by create_app."""
 
 import functools
-import hashlib
-import hmac
 
 from flask import Flask, current_app
 from flask_caching import Cache
@@ -12,6 +10,8 @@ from limits.errors import ConfigurationError
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.orm import DeclarativeBase
+
+from .hashing import hmac_sha256
 
 
 class Base(DeclarativeBase):
@@ -29,7 +29,7 @@ def client_key() -> str:
     (ProxyFix, set up from TRUSTED_PROXIES, rewrites remote_addr).
     """
     secret = current_app.config["SECRET_KEY"].encode()
-    return hmac.digest(secret, b"client\0" + get_remote_address().encode(), hashlib.sha256)[:12].hex()
+    return hmac_sha256(secret, b"client\0" + get_remote_address().encode())[:12].hex()
 
 
 limiter = Limiter(key_func=client_key)

@@ -19,7 +19,7 @@ from sqlalchemy.sql import ClauseElement
 
 
 class _Compiled:
-    __slots__ = ("sql", "names", "positional", "plan", "fixed", "readers")
+    __slots__ = ("sql", "names", "positional", "plan", "in_order", "fixed", "readers")
 
     def __init__(self, statement: ClauseElement, dialect: Dialect):
         compiled = statement.compile(dialect=dialect)
@@ -28,6 +28,8 @@ class _Compiled:
         # In positional SQL a name may stand at several places: its value is converted once.
         self.names = list(compiled.positiontup) if compiled.positional else list(compiled.binds)
         self.plan = [(name, _binder(compiled.binds[name].type, dialect)) for name in dict.fromkeys(self.names)]
+        # Positional SQL naming each value once (most statements) takes its list in one pass.
+        self.in_order = self.plan if self.positional and len(self.plan) == len(self.names) else None
         # Values written into the statement itself (a literal) rather than passed at run time.
         self.fixed = {name: bind.effective_value for name, bind in compiled.binds.items()
                       if bind.value is not None or bind.callable is not None}
@@ -38,6 +40,8 @@ class _Compiled:
     def values(self, params: Mapping[str, Any]):
         if self.fixed:
             params = {**self.fixed, **params}
+        if self.in_order is not None:
+            return [params[name] if bind is None else bind(params[name]) for name, bind in self.in_order]
         converted = {name: params[name] if bind is None else bind(params[name]) for name, bind in self.plan}
         return [converted[name] for name in self.names] if self.positional else converted
 
@@ -75,7 +79,7 @@ class Prepared:
         """Run with one set of values and return the rows it returns, converted to Python values."""
         compiled = self._for(connection)
         values = compiled.values(params)
-        cursor = connection.connection.cursor()
+        cursor = connection.connection.dbapi_connection.cursor()
         try:
             cursor.execute(compiled.sql, values)
             return [compiled.row(raw) for raw in cursor.fetchall()] if cursor.description else []
@@ -96,7 +100,7 @@ class Prepared:
             return 0
         compiled = self._for(connection)
         values = [compiled.values(params) for params in many]
-        cursor = connection.connection.cursor()
+        cursor = connection.connection.dbapi_connection.cursor()
         try:
             cursor.executemany(compiled.sql, values)
             return cursor.rowcount

@@ -1,6 +1,9 @@
 """Building API answers: the success envelope, the error envelope, the pixel."""
 
-from flask import Response, current_app, jsonify, make_response
+import json
+
+from flask import Response, current_app, jsonify
+from flask.json.provider import DefaultJSONProvider
 
 from ...clock import iso_utc
 from ...services.errors import InvalidInput
@@ -13,12 +16,20 @@ PIXEL_GIF = (
 )
 
 
+# Flask's JSON as it answers outside debug mode (compact, keys sorted), with one encoder made once:
+# Flask makes one per answer, half the cost of a counted view's answer.
+_COMPACT = json.JSONEncoder(default=DefaultJSONProvider.default, sort_keys=True, separators=(",", ":"))
+
+
 def ok(data, status: int = 200) -> Response:
-    """Wrap `data` in the success envelope (a response made here: Flask's way from a tuple looks it over first)."""
-    response = current_app.json.response({"success": True, "data": data})
-    if status != 200:
+    """Wrap `data` in the success envelope (in debug mode, indented by Flask for reading)."""
+    app = current_app._get_current_object()
+    envelope = {"success": True, "data": data}
+    if app.debug:
+        response = app.json.response(envelope)
         response.status_code = status
-    return response
+        return response
+    return app.response_class(_COMPACT.encode(envelope) + "\n", status=status, content_type="application/json")
 
 
 def error(status: int, code: str, message: str):
@@ -28,12 +39,10 @@ def error(status: int, code: str, message: str):
     return response
 
 
-def pixel(status: int = 200):
+def pixel(status: int = 200) -> Response:
     """Answer the tracking pixel, never cached, with `status`."""
-    response = make_response(PIXEL_GIF, status)
-    response.headers["Content-Type"] = "image/gif"
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return current_app.response_class(PIXEL_GIF, status=status, content_type="image/gif",
+                                      headers={"Cache-Control": "no-store"})
 
 
 def reject_unknown_fields(body, known: tuple[str, ...]) -> None:

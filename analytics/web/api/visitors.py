@@ -10,6 +10,7 @@ from .responses import reject_unknown_fields
 
 SESSION_HEADER = "X-Viewtally-Session"
 SESSION_MAX = 128
+_SESSION_KEY = "HTTP_" + SESSION_HEADER.upper().replace("-", "_")  # its WSGI key
 # Headers by which browsers announce a prefetch or prerender (their WSGI keys), and the values that mean it.
 _PREFETCH_HEADERS = (("HTTP_SEC_PURPOSE", ("prefetch", "prerender")), ("HTTP_PURPOSE", ("prefetch", "prerender")),
                      ("HTTP_X_MOZ", ("prefetch",)), ("HTTP_X_PURPOSE", ("preview",)))
@@ -23,24 +24,25 @@ def visitor() -> Visitor:
 
     :raises InvalidInput: a malformed session id or JSON body.
     """
-    return Visitor(address=request.remote_addr or "", user_agent=request.headers.get("User-Agent"),
-                   session=_session(), prefetch=_is_prefetch())
+    req = request._get_current_object()
+    environ = req.environ  # read straight: this runs on every view (ProxyFix has set REMOTE_ADDR by now)
+    return Visitor(address=environ.get("REMOTE_ADDR") or "", user_agent=environ.get("HTTP_USER_AGENT"),
+                   session=_session(req), prefetch=_is_prefetch(environ))
 
 
-def _is_prefetch() -> bool:
-    environ = request.environ  # read straight: this runs on every view, and most send none of these
-    for header, values in _PREFETCH_HEADERS:
+def _is_prefetch(environ: dict) -> bool:
+    for header, values in _PREFETCH_HEADERS:  # most views send none of these
         announced = environ.get(header)
         if announced and any(value in announced.lower() for value in values):
             return True
     return False
 
 
-def _session() -> str | None:
+def _session(req) -> str | None:
     """Return the session id from the header, or a "session" field of a JSON or form body."""
-    header = _checked_session(request.headers.get(SESSION_HEADER))
+    header = _checked_session(req.environ.get(_SESSION_KEY))
     # The body is checked even when the header names the viewer: a bad body is a 400 either way.
-    body = _checked_session(_body_field("session")) if request.method == "POST" else None
+    body = _checked_session(_body_field("session")) if req.method == "POST" else None
     return body if header is None else header
 
 

@@ -234,6 +234,52 @@ def test_a_batch_with_a_videos_views_from_both_sides_of_midnight_answers_each_it
         ("intro", 1, 3), ("other", 1, 2)]
 
 
+def _batch(app, *views_of):
+    """Write the views made by `views_of` (callables of the clock) as one batch; return their reasons."""
+    clock = app.extensions["viewtally.clock"]
+    with app.app_context():
+        made = [make(clock) for make in views_of]
+        with write_transaction() as connection:
+            return [outcome.reason for outcome in view_batch.write(connection, made)]
+
+
+def _at(seconds: float, number: int, video: str = "intro"):
+    def make(clock):
+        clock.set(datetime(2026, 3, 15, 12, tzinfo=timezone.utc) + timedelta(seconds=seconds))
+        return views.view_of(video, clock, viewer(number))
+    return make
+
+
+def test_a_batch_holding_a_viewers_view_twice_counts_it_once(make_app, backend_url):
+    """The second is decided after the first, as if written alone: a repeat within the window."""
+    app = make_app(SQLALCHEMY_DATABASE_URI=backend_url, DEDUP_WINDOW_SECONDS=1800)
+    add_video(app)
+    assert _batch(app, _at(0, 1), _at(0.001, 1), _at(0.002, 2)) == [None, "duplicate", None]
+    assert rows(app, "SELECT views FROM recent_views ORDER BY views") == [(1,), (1,)]
+    assert rows(app, "SELECT views, unique_viewers, duplicate FROM daily_summary") == [(2, 2, 1)]
+    # A later batch finds the rows as the first left them.
+    assert _batch(app, _at(60, 1), _at(61, 3)) == ["duplicate", None]
+
+
+def test_a_batch_without_a_window_counts_every_view_and_the_viewer_once(make_app, backend_url):
+    app = make_app(SQLALCHEMY_DATABASE_URI=backend_url, DEDUP_WINDOW_SECONDS=0)
+    add_video(app)
+    assert _batch(app, _at(0, 1), _at(0.001, 1), _at(0.002, 1)) == [None, None, None]
+    assert rows(app, "SELECT views FROM recent_views") == [(3,)]
+    assert rows(app, "SELECT views, unique_viewers FROM daily_views") == [(3, 1)]
+
+
+def test_a_batch_counts_a_viewer_again_once_the_window_has_passed(make_app, backend_url):
+    app = make_app(SQLALCHEMY_DATABASE_URI=backend_url, DEDUP_WINDOW_SECONDS=600)
+    add_video(app)
+    assert _batch(app, _at(0, 1)) == [None]
+    # Just inside the 600 s window a repeat; just past it, counted again (and then a repeat once more).
+    assert _batch(app, _at(599.999, 1), _at(600, 2)) == ["duplicate", None]
+    assert _batch(app, _at(600.001, 1), _at(600.002, 1)) == [None, "duplicate"]
+    assert sorted(rows(app, "SELECT views FROM recent_views")) == [(1,), (2,)]
+    assert rows(app, "SELECT views, unique_viewers, duplicate FROM daily_summary") == [(3, 2, 2)]
+
+
 # --- the crash guarantee: SIGKILL under load loses no acknowledged view ----------------------
 
 def _settings(database_url):

@@ -53,17 +53,21 @@ def write(connection: Connection, views: list[View]) -> list[Outcome | Exception
     counted: dict[tuple, list[tuple[int, bool]]] = defaultdict(list)  # (video, period, late) -> [(i, first today)]
     # By day too: a viewer's hash differs from day to day, and their view before midnight
     # must be decided before their view after it, as it would have been alone.
-    for i in sorted(range(len(views)), key=lambda n: (views[n].video_id, views[n].stamps.period.day,
-                                                      views[n].viewer, n)):
+    order = sorted(range(len(views)), key=lambda n: (views[n].video_id, views[n].stamps.period.day,
+                                                     views[n].viewer, n))
+    viewer_rows = _viewer_rows(connection, [views[i] for i in order
+                                            if views[i].video_id in found and views[i].reason is None])
+    for i in order:
         view = views[i]
         if view.video_id not in found:
             results[i] = VideoNotFound(view.video_id)
         elif view.reason is not None:
             site[view.stamps.period.day][view.reason] += 1
-        elif (views_of_viewer := _note_view(connection, view)) is None:
+        elif (views_of_viewer := viewer_rows.note(view)) is None:
             site[view.stamps.period.day]["duplicate"] += 1
         else:
             counted[(view.video_id, view.stamps.period, view.stamps.late_views)].append((i, views_of_viewer == 1))
+    viewer_rows.write()
 
     latest: dict[str, Counts] = {}
     log_rows, first_of_day = [], set()
@@ -148,6 +152,70 @@ def bucket_start(moment: datetime) -> datetime:
     return datetime.fromtimestamp(seconds - seconds % BUCKET_SECONDS, timezone.utc)
 
 
+def _viewer_rows(connection: Connection, views: list[View]):
+    """Return how this batch notes its viewers: all at once on SQLite, else one statement per view.
+
+    Views near midnight, whose window reaches another day, are noted one by
+    one everywhere: their check reads the other day's rows as the batch leaves them.
+    """
+    if connection.dialect.name == "sqlite" and not any(view.elsewhere for view in views):
+        return _HeldViewerRows(connection, views)
+    return _EachViewerRow(connection)
+
+
+class _EachViewerRow:
+    """Each view's viewer row upserted by its own statement, which decides a repeat in the database."""
+
+    def __init__(self, connection: Connection):
+        self.connection = connection
+
+    def note(self, view: View) -> int | None:
+        return _note_view(self.connection, view)
+
+    def write(self) -> None:
+        pass
+
+
+class _HeldViewerRows:
+    """The batch's viewer rows read in one statement, decided here, and written in one executemany.
+
+    Only under SQLite's write lock, where nothing else can change the rows
+    meanwhile: the rule is _note_viewer's (a view of a viewer counted after
+    the cutoff is a repeat), and a statement per view cost more than its row.
+    """
+
+    def __init__(self, connection: Connection, views: list[View]):
+        self.connection = connection
+        self.rows: dict[tuple[date, str, bytes], tuple[datetime, int]] = {}  # key -> (counted at, views)
+        self.changed: set[tuple[date, str, bytes]] = set()
+        keys = sorted({(view.stamps.period.day, view.video_id, view.viewer) for view in views})
+        for start in range(0, len(keys), _IDS_AT_ONCE):
+            chunk = keys[start:start + _IDS_AT_ONCE]
+            params = {}
+            for n, (day, video_id, viewer) in enumerate(chunk):
+                params[f"day_{n}"], params[f"video_{n}"], params[f"viewer_{n}"] = day, video_id, viewer
+            for day, video_id, viewer, counted_at, seen in _viewer_rows_of(len(chunk)).rows(connection, params):
+                self.rows[(day, video_id, viewer)] = (counted_at, seen)
+
+    def note(self, view: View) -> int | None:
+        """Return the viewer's views of the video that day with this one, or None for a repeat."""
+        key = (view.stamps.period.day, view.video_id, view.viewer)
+        row = self.rows.get(key)
+        if row is not None and view.cutoff is not None and row[0] > view.cutoff:
+            return None
+        seen = 1 if row is None else row[1] + 1
+        self.rows[key] = (view.now, seen)
+        self.changed.add(key)
+        return seen
+
+    def write(self) -> None:
+        rows = []
+        for key in sorted(self.changed):
+            (day, video_id, viewer), (counted_at, seen) = key, self.rows[key]
+            rows.append({"on_day": day, "video": video_id, "viewer_hash": viewer, "now": counted_at, "views": seen})
+        _SET_VIEWER.run_many(self.connection, rows)
+
+
 def _note_view(connection: Connection, view: View) -> int | None:
     """Return the viewer's views of the video that day with this one, or None for a repeat."""
     if view.elsewhere:
@@ -209,6 +277,34 @@ def _note_viewer(dialect_name: str, windowed: bool):
 
 _NOTE_VIEWER = {windowed: Prepared(lambda dialect_name, windowed=windowed: _note_viewer(dialect_name, windowed))
                 for windowed in (False, True)}
+
+
+@cache
+def _viewer_rows_of(count: int) -> Prepared:
+    """The viewer rows of each of (:day_n, :video_n, :viewer_n) for n < `count` that exists.
+
+    ORed pairs, not a row-value IN: SQLite searches its key for each of those, and scans the table for that.
+    """
+    return Prepared(lambda _: sa.select(RecentView.day, RecentView.video_id, RecentView.viewer,
+                                        RecentView.counted_at, RecentView.views).where(sa.or_(*(
+        sa.and_(RecentView.day == sa.bindparam(f"day_{n}", type_=RecentView.day.type),
+                RecentView.video_id == sa.bindparam(f"video_{n}"),
+                RecentView.viewer == sa.bindparam(f"viewer_{n}", type_=RecentView.viewer.type))
+        for n in range(count)))))
+
+
+def _set_viewer(dialect_name: str):
+    """An upsert writing a viewer row as the batch left it: when last counted, and how many views."""
+    statement = dialect_insert(dialect_name, RecentView).values(
+        day=sa.bindparam("on_day", type_=RecentView.day.type), video_id=sa.bindparam("video"),
+        viewer=sa.bindparam("viewer_hash", type_=RecentView.viewer.type),
+        counted_at=sa.bindparam("now", type_=RecentView.counted_at.type), views=sa.bindparam("views"))
+    return statement.on_conflict_do_update(
+        index_elements=[RecentView.day, RecentView.video_id, RecentView.viewer],
+        set_={"counted_at": statement.excluded.counted_at, "views": statement.excluded.views})
+
+
+_SET_VIEWER = Prepared(_set_viewer)
 
 def _add_to_counters_statement():
     """The UPDATE adding :views views (and :new_viewer viewers) to a video's counters, by the stamps rule."""

@@ -55,6 +55,8 @@ def _binder(type_: sa.types.TypeEngine, dialect: Dialect) -> Callable[[Any], Any
     A batch binds the same few days over and over (today, its month, the
     next day), and SQLite's processor formats each anew.
     """
+    if isinstance(type_, sa.LargeBinary) and dialect.name == "sqlite":
+        return None  # sqlite3 stores bytes as a BLOB itself; the processor only wraps them in a memoryview
     bind = type_.dialect_impl(dialect).bind_processor(dialect)
     if bind is not None and isinstance(type_, sa.Date):
         return functools.lru_cache(maxsize=16)(bind)

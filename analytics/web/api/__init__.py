@@ -2,10 +2,10 @@
 
 from flask import Blueprint
 
-from ...extensions import csrf
+from ..session import exempt_from_csrf
 
 bp = Blueprint("api", __name__, url_prefix="/api")
-csrf.exempt(bp)  # its writes take bearer tokens, never cookies, so no other site can borrow them
+exempt_from_csrf(bp)  # its writes take bearer tokens, never cookies, so no other site can borrow them
 
 from . import analytics, cors, openapi, videos  # noqa: E402,F401  (routes register on bp)
 

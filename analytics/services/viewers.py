@@ -77,7 +77,8 @@ def day_key(day: date, create: bool = True) -> bytes | None:
 
 def forget_keys_except(days: set[date]) -> None:
     """Drop this process's copies of keys no view needs now (the database's go with the purge)."""
-    for held in (current_app.extensions.get(_KEYS, {}), current_app.extensions.get(_MISSING, {})):
+    extensions = current_app.extensions  # looked up once: every view asks
+    for held in (extensions.get(_KEYS, {}), extensions.get(_MISSING, {})):
         if len(held) > len(days):
             for day in [known for known in list(held) if known not in days]:
                 held.pop(day, None)

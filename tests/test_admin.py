@@ -56,6 +56,14 @@ def test_a_login_without_the_csrf_token_is_refused(client):
     assert client.get("/admin").status_code == 302
 
 
+def test_a_login_whose_method_is_spelled_in_lower_case_still_needs_the_csrf_token(client):
+    """Werkzeug routes `post` as POST; the CSRF check must see it the same way."""
+    client.get("/admin/login")
+    response = client.post("/admin/login", data={"token": ADMIN_TOKEN}, environ_overrides={"REQUEST_METHOD": "post"})
+    assert response.status_code == 400
+    assert client.get("/admin").status_code == 302
+
+
 def test_the_session_cookie_is_httponly_lax_and_secure_over_https(app):
     for base, secure in (("http://localhost", False), ("https://localhost", True)):
         client = app.test_client()

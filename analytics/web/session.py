@@ -132,7 +132,7 @@ def check_csrf() -> None:
     """
     req = request._get_current_object()
     config = current_app.config
-    if (req.environ["REQUEST_METHOD"] in config["WTF_CSRF_METHODS"] and config["WTF_CSRF_ENABLED"]
+    if (req.method in config["WTF_CSRF_METHODS"] and config["WTF_CSRF_ENABLED"]  # as routed: upper case
             and req.blueprint not in _EXEMPT_BLUEPRINTS):
         csrf.protect(apply_exemptions=True)  # views marked exempt one by one stay so
 

@@ -5,12 +5,13 @@ import hmac
 
 from hypothesis import given, strategies as st
 
-from analytics.hashing import hmac_sha256
+from analytics.hashing import HmacSha256, hmac_sha256
 
 
 @given(key=st.binary(max_size=200), message=st.binary(max_size=300))
 def test_equals_the_standard_hmac(key, message):
     assert hmac_sha256(key, message) == hmac.digest(key, message, hashlib.sha256)
+    assert HmacSha256(key).digest(message) == hmac.digest(key, message, hashlib.sha256)
 
 
 def test_keys_of_every_length_around_the_block_size():
@@ -26,3 +27,23 @@ def test_calls_do_not_disturb_each_other():
     first = hmac_sha256(b"day key", b"one")
     hmac_sha256(b"day key", b"another message")
     assert hmac_sha256(b"day key", b"one") == first
+
+
+def test_a_days_key_is_held_by_the_day_alone(make_app):
+    """Forgetting a day's key forgets its prepared hash too: no cache keeps a copy of it."""
+    import gc
+    import weakref
+    from datetime import date
+
+    from analytics.services import viewers
+    from conftest import viewer
+
+    app = make_app()
+    day, next_day = date(2026, 3, 15), date(2026, 3, 16)
+    with app.app_context():
+        assert viewers.viewer_hash(viewer(), day) is not None
+        held = weakref.ref(app.extensions[viewers._KEYS][day])
+        viewers.viewer_hash(viewer(), next_day)
+        viewers.forget_keys_except({next_day})
+        gc.collect()
+        assert held() is None

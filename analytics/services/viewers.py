@@ -22,12 +22,12 @@ from flask import current_app
 
 from ..clock import Clock
 from ..database import insert, read_transaction, write_transaction
-from ..hashing import hmac_sha256
+from ..hashing import HmacSha256, hmac_sha256
 from ..models import DayViewer, RecentView, ViewerKey
 from .pacing import delete_paced
 
 HASH_BYTES = 16
-_KEYS = "viewtally.viewer_keys"  # in app.extensions: {day: key}, this process's copy
+_KEYS = "viewtally.viewer_keys"  # in app.extensions: {day: its key, prepared}, this process's copy
 _MISSING = "viewtally.viewer_keys_missing"  # in app.extensions: {day: when to look again}, days found without a key
 # How long a day found without a key is taken to have none. Views ask for the keys of the
 # days beside today (yesterday in the first hour, tomorrow near midnight), which often have
@@ -37,7 +37,7 @@ _MISSING = "viewtally.viewer_keys_missing"  # in app.extensions: {day: when to l
 MISSING_KEY_SECONDS = 1.0
 
 
-@dataclass(slots=True)  # made per view, not frozen: a frozen one costs five times as much to make
+@dataclass(slots=True)  # made per view, so slotted rather than frozen (see counts.Counts)
 class Visitor:
     """What a request tells about who sent it; never stored as such."""
 
@@ -56,11 +56,14 @@ class Visitor:
 def viewer_hash(visitor: Visitor, day: date, create: bool = True) -> bytes | None:
     """Return the visitor's hash for a local day (None when that day has no key and `create` is off)."""
     key = day_key(day, create)
-    return None if key is None else hmac_sha256(key, visitor.identity())[:HASH_BYTES]
+    return None if key is None else key.digest(visitor.identity())[:HASH_BYTES]
 
 
-def day_key(day: date, create: bool = True) -> bytes | None:
-    """Return the key of a local day, creating it on its first view (every worker gets the same)."""
+def day_key(day: date, create: bool = True) -> HmacSha256 | None:
+    """Return the keyed hash of a local day, creating its key on its first view (every worker gets the same).
+
+    Held only here, so forgetting the day's key forgets everything made of it.
+    """
     keys = current_app.extensions.setdefault(_KEYS, {})
     key = keys.get(day)
     if key is None:
@@ -71,7 +74,7 @@ def day_key(day: date, create: bool = True) -> bytes | None:
         if secret is None:
             missing[day] = time.monotonic() + MISSING_KEY_SECONDS
             return None
-        key = keys[day] = _mixed(secret)
+        key = keys[day] = HmacSha256(_mixed(secret))
     return key
 
 

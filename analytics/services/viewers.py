@@ -10,8 +10,6 @@ the day: nobody, the admin included, can then link a viewer across days or
 test an address against a stored hash.
 """
 
-import hashlib
-import hmac
 import secrets
 import time
 from dataclasses import dataclass
@@ -98,7 +96,7 @@ def _stored_secret(day: date, create: bool) -> bytes | None:
 
 
 def _mixed(secret: bytes) -> bytes:
-    return hmac.digest(current_app.config["SECRET_KEY"].encode(), b"viewer-key\0" + secret, hashlib.sha256)
+    return hmac_sha256(current_app.config["SECRET_KEY"].encode(), b"viewer-key\0" + secret)
 
 
 def lock_id(visitor: Visitor, video_id: str) -> int:

@@ -6,7 +6,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Callable
 from zoneinfo import ZoneInfo
 
-from flask import current_app
+from .context import running_app
 
 
 def utc_now() -> datetime:
@@ -106,4 +106,4 @@ def iso_utc(moment: datetime) -> str:
 
 def current_clock() -> Clock:
     """Return the clock of the running app."""
-    return current_app.extensions["viewtally.clock"]
+    return running_app().extensions["viewtally.clock"]

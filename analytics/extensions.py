@@ -11,6 +11,7 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.orm import DeclarativeBase
 
+from .context import running_app
 from .hashing import hmac_sha256
 
 
@@ -47,7 +48,7 @@ def when_limits_enabled(limit):
 
         @functools.wraps(view)
         def choose(*args, **kwargs):
-            return (limited if current_app.config["RATELIMIT_ENABLED"] else view)(*args, **kwargs)
+            return (limited if running_app().config["RATELIMIT_ENABLED"] else view)(*args, **kwargs)
 
         return choose
 

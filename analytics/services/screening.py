@@ -3,7 +3,7 @@
 import ipaddress
 from collections.abc import Iterable
 
-from flask import current_app
+from ..context import running_app
 
 from .viewers import Visitor
 
@@ -59,4 +59,4 @@ def warm(app) -> None:
 
 def current_screen() -> Screen:
     """Return the running app's filters."""
-    return current_app.extensions[_EXTENSION]
+    return running_app().extensions[_EXTENSION]

@@ -33,6 +33,8 @@ from typing import Callable, TypeVar
 from cachelib import SimpleCache
 from flask import current_app
 
+from ..context import running_app
+
 from ..extensions import cache
 
 log = logging.getLogger(__name__)
@@ -130,7 +132,7 @@ def _seconds() -> int:
 
 def fetch(video_id: str, load: Callable[[], T | None]) -> T | None:
     """Return the cached value for `video_id`, or `load()` it and cache it."""
-    app = current_app._get_current_object()  # looked up once: this runs on every stats request
+    app = running_app()
     seconds = app.config["STATS_CACHE_SECONDS"]
     if not seconds or _bypassed(app):
         return load()
@@ -167,7 +169,7 @@ def _fetch_local(backend: SimpleCache, local: LocalTokens, video_id: str, load: 
 
 def forget(video_id: str) -> None:
     """Make every cached entry of `video_id` stale (after a tracked view)."""
-    app = current_app._get_current_object()  # looked up once: this runs on every counted view
+    app = running_app()
     if not app.config["STATS_CACHE_SECONDS"]:
         return
     local = app.extensions.get(_LOCAL_TOKENS)

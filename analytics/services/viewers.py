@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from ..clock import Clock
+from ..context import running_app
 from ..database import insert, read_transaction, write_transaction
 from ..hashing import HmacSha256, hmac_sha256
 from ..models import DayViewer, RecentView, ViewerKey
@@ -62,10 +63,11 @@ def day_key(day: date, create: bool = True) -> HmacSha256 | None:
 
     Held only here, so forgetting the day's key forgets everything made of it.
     """
-    keys = current_app.extensions.setdefault(_KEYS, {})
+    extensions = running_app().extensions
+    keys = extensions.setdefault(_KEYS, {})
     key = keys.get(day)
     if key is None:
-        missing = current_app.extensions.setdefault(_MISSING, {})
+        missing = extensions.setdefault(_MISSING, {})
         if not create and time.monotonic() < missing.get(day, 0.0):
             return None
         secret = _stored_secret(day, create)
@@ -78,7 +80,7 @@ def day_key(day: date, create: bool = True) -> HmacSha256 | None:
 
 def forget_keys_except(days: set[date]) -> None:
     """Drop this process's copies of keys no view needs now (the database's go with the purge)."""
-    extensions = current_app.extensions  # looked up once: every view asks
+    extensions = running_app().extensions
     for held in (extensions.get(_KEYS, {}), extensions.get(_MISSING, {})):
         if len(held) > len(days):
             for day in [known for known in list(held) if known not in days]:

@@ -4,9 +4,9 @@ import logging
 from datetime import timedelta
 
 import sqlalchemy as sa
-from flask import current_app
 
 from ..clock import Clock
+from ..context import running_app
 from ..database import read_transaction, write_transaction
 from ..models import Video
 from . import overview, stats_cache, view_batch, viewers
@@ -50,7 +50,7 @@ def view_of(video_id: str, clock: Clock, visitor: Visitor) -> View:
     if reason is not None:
         return View(video_id, now, stamps, reason)
     day = stamps.period.day
-    window = current_app.config["DEDUP_WINDOW_SECONDS"]
+    window = running_app().config["DEDUP_WINDOW_SECONDS"]
     others = viewers.other_days(clock, now, day, window, stamps.late_views)
     elsewhere = tuple((other, hashed) for other in others
                       if (hashed := viewers.viewer_hash(visitor, other, create=False)) is not None)
@@ -62,9 +62,10 @@ def view_of(video_id: str, clock: Clock, visitor: Visitor) -> View:
 
 def _writer() -> GroupCommit:
     """Return this app's group commit of views, made on first use (after any patching of threads)."""
-    writer = current_app.extensions.get(_WRITER)
+    extensions = running_app().extensions
+    writer = extensions.get(_WRITER)
     if writer is None:
-        writer = current_app.extensions.setdefault(_WRITER, GroupCommit(_write_views))
+        writer = extensions.setdefault(_WRITER, GroupCommit(_write_views))
     return writer
 
 

@@ -1,6 +1,8 @@
 """Security headers: what a browser may do with the pages it gets from us."""
 
-from flask import Response, request
+from flask import Response
+
+from ..context import this_request
 
 # Every script and style is a file under static/; the demo plays a canvas stream (blob:)
 # in a <video>, and nobody may frame a page (clickjacking on the admin's buttons).
@@ -29,7 +31,7 @@ def secure_headers(response: Response) -> Response:
     headers = response.headers
     # Set, not setdefault: werkzeug's test for a missing header raises and catches an exception.
     headers["X-Content-Type-Options"] = "nosniff"
-    if request.environ["wsgi.url_scheme"] == "https":  # request.is_secure, without the lookups
+    if this_request().environ["wsgi.url_scheme"] == "https":  # request.is_secure, without its lookups
         headers["Strict-Transport-Security"] = STRICT_TRANSPORT_SECURITY
     if (headers.get("Content-Type") or "").startswith("text/html"):
         headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)

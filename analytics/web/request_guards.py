@@ -2,10 +2,11 @@
 
 import io
 
-from flask import Flask, current_app, request
+from flask import Flask, current_app
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from ..context import this_request
 from .session import logged_in
 
 
@@ -20,18 +21,19 @@ def reject_large_body() -> None:
     Content-Length up front. A chunked body has no length, so it is read (at
     most one byte past the limit) and handed on as a buffer of known size.
     """
-    environ = request.environ
-    if request.endpoint in LARGE_BODY_ENDPOINTS and logged_in():
-        request.max_content_length = current_app.config["IMPORT_MAX_CONTENT_LENGTH"]
+    req = this_request()
+    environ = req.environ
+    if req.endpoint in LARGE_BODY_ENDPOINTS and logged_in():
+        req.max_content_length = current_app.config["IMPORT_MAX_CONTENT_LENGTH"]
     if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
-        limit = request.max_content_length or 0
+        limit = req.max_content_length or 0
         body = _read_at_most(environ["wsgi.input"], limit + 1)
         if len(body) > limit:
             raise RequestEntityTooLarge()
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
     elif environ.get("CONTENT_LENGTH"):  # most requests have no body: no limit to look up
-        if (request.content_length or 0) > (request.max_content_length or 0):
+        if (req.content_length or 0) > (req.max_content_length or 0):
             raise RequestEntityTooLarge()
 
 

@@ -17,6 +17,8 @@ from functools import wraps
 from flask import current_app, g, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 
+from ..context import running_app, this_request
+
 from ..clock import current_clock, utc_now
 from ..extensions import csrf
 from ..services import admin_sessions
@@ -130,8 +132,8 @@ def check_csrf() -> None:
     on every request; this asks the method first, so a GET costs nothing,
     and the blueprint next, so a view sent to the API costs little.
     """
-    req = request._get_current_object()
-    config = current_app.config
+    req = this_request()
+    config = running_app().config
     if (req.method in config["WTF_CSRF_METHODS"] and config["WTF_CSRF_ENABLED"]  # as routed: upper case
             and req.blueprint not in _EXEMPT_BLUEPRINTS):
         csrf.protect(apply_exemptions=True)  # views marked exempt one by one stay so

@@ -8,7 +8,9 @@ both the public list (GET) and the admin's POST.
 
 import re
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, request
+
+from ...context import running_app, this_request
 
 # The public endpoints and the methods a page on another site may use on them.
 # Admin endpoints stay same-origin: a browser on another site never gets their answers.
@@ -36,11 +38,11 @@ def allow_other_origins(response: Response) -> Response:
     shared cache can never hand a page one without it. With a list, only a
     listed Origin gets its own name back, and the answer varies by Origin.
     """
-    origins = current_app.config["CORS_ORIGINS"]
+    origins = running_app().config["CORS_ORIGINS"]
     if not origins:
         return response
     methods = None
-    req = request._get_current_object()  # one lookup behind the proxy: this runs on every answer
+    req = this_request()
     if req.method == "OPTIONS":
         methods = _preflight_methods()
         if methods is None:

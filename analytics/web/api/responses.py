@@ -2,10 +2,11 @@
 
 import json
 
-from flask import Response, current_app, jsonify
+from flask import Response, jsonify
 from flask.json.provider import DefaultJSONProvider
 
 from ...clock import iso_utc
+from ...context import running_app
 from ...services.errors import InvalidInput
 from ...services.views import Counts
 
@@ -23,7 +24,7 @@ _COMPACT = json.JSONEncoder(default=DefaultJSONProvider.default, sort_keys=True,
 
 def ok(data, status: int = 200) -> Response:
     """Wrap `data` in the success envelope (in debug mode, indented by Flask for reading)."""
-    app = current_app._get_current_object()
+    app = running_app()
     envelope = {"success": True, "data": data}
     if app.debug:
         response = app.json.response(envelope)
@@ -41,7 +42,7 @@ def error(status: int, code: str, message: str):
 
 def pixel(status: int = 200) -> Response:
     """Answer the tracking pixel, never cached, with `status`."""
-    return current_app.response_class(PIXEL_GIF, status=status, content_type="image/gif",
+    return running_app().response_class(PIXEL_GIF, status=status, content_type="image/gif",
                                       headers={"Cache-Control": "no-store"})
 
 

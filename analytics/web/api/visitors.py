@@ -2,8 +2,7 @@
 
 import json
 
-from flask import request
-
+from ...context import this_request
 from ...services.errors import InvalidInput
 from ...services.viewers import Visitor
 from .responses import reject_unknown_fields
@@ -24,7 +23,7 @@ def visitor() -> Visitor:
 
     :raises InvalidInput: a malformed session id or JSON body.
     """
-    req = request._get_current_object()
+    req = this_request()
     environ = req.environ  # read straight: this runs on every view (ProxyFix has set REMOTE_ADDR by now)
     return Visitor(address=environ.get("REMOTE_ADDR") or "", user_agent=environ.get("HTTP_USER_AGENT"),
                    session=_session(req), prefetch=_is_prefetch(environ))
@@ -42,7 +41,7 @@ def _session(req) -> str | None:
     """Return the session id from the header, or a "session" field of a JSON or form body."""
     header = _checked_session(req.environ.get(_SESSION_KEY))
     # The body is checked even when the header names the viewer: a bad body is a 400 either way.
-    body = _checked_session(_body_field("session")) if req.method == "POST" else None
+    body = _checked_session(_body_field(req, "session")) if req.method == "POST" else None
     return body if header is None else header
 
 
@@ -54,13 +53,13 @@ def _checked_session(value) -> str | None:
     return value
 
 
-def _body_field(name: str):
-    if request.environ.get("CONTENT_LENGTH", "0") in ("", "0"):  # no body (a chunked one has a length by now)
+def _body_field(req, name: str):
+    if req.environ.get("CONTENT_LENGTH", "0") in ("", "0"):  # no body (a chunked one has a length by now)
         return None
     # JSON, or text/plain: what fetch() sends for a JSON.stringify() body, which spares a
     # page on another site the CORS preflight, so it must be read (not ignored) too.
-    if request.is_json or request.mimetype == "text/plain":
-        data = request.get_data(cache=True)
+    if req.is_json or req.mimetype == "text/plain":
+        data = req.get_data(cache=True)
         if not data.strip():
             return None
         try:
@@ -73,7 +72,7 @@ def _body_field(name: str):
         if name in body and body[name] is None:  # null is no way to leave a field out
             raise InvalidInput(f"'{name}' must not be null; leave it out instead", code=f"invalid_{name}")
         return body.get(name)
-    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        reject_unknown_fields([*request.form, *request.files], (name,))
-        return request.form.get(name)
+    if req.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        reject_unknown_fields([*req.form, *req.files], (name,))
+        return req.form.get(name)
     return None

@@ -33,7 +33,8 @@ CACHE_SIZE = 4096
 MAX_LENGTH = 512
 # The same pattern is quadratic in a run of [a-z0-9_-]: a crafted agent of one
 # 490-character run costs ~25 ms. Real agents' runs are far shorter (a UUID is
-# 36), so an agent with a longer one is a bot, unread and uncached too.
+# 36), so an agent with a longer one is a bot, unread by the lists (its verdict
+# is cached like any other: looking for the run costs more than the lookup).
 _LONG_RUN = re.compile(r"[A-Za-z0-9_-]{65}")
 
 
@@ -58,7 +59,7 @@ class BotFilter:
         """Return True if views from this user agent should not count."""
         if user_agent is None:
             return True
-        if len(user_agent) > MAX_LENGTH or _LONG_RUN.search(user_agent):
+        if len(user_agent) > MAX_LENGTH:
             return not self._allowed(user_agent)
         return self._verdict(user_agent)
 
@@ -75,4 +76,4 @@ class BotFilter:
             return True  # a browser always sends a printable one; scripts often send none
         if self._allowed(user_agent):
             return False
-        return any(matches(user_agent) for matches in _lists())
+        return bool(_LONG_RUN.search(user_agent)) or any(matches(user_agent) for matches in _lists())

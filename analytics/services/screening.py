@@ -4,7 +4,6 @@ import ipaddress
 from collections.abc import Iterable
 
 from ..context import running_app
-
 from .viewers import Visitor
 
 _EXTENSION = "viewtally.screen"

@@ -10,7 +10,8 @@ right). A stale counter reads as 0, the next view restarts it, and a
 scheduled reset zeroes it.
 """
 
-from datetime import date, datetime, timedelta
+import functools
+from datetime import date, datetime, timedelta, timezone
 from functools import cached_property
 
 import sqlalchemy as sa
@@ -32,11 +33,8 @@ class Stamps:
 
     @classmethod
     def at(cls, clock: Clock, moment: datetime | None = None) -> "Stamps":
-        """Return the rule as of `moment` (default: now) on `clock`."""
-        moment = moment or clock.now()
-        period = clock.period(moment)
-        # Near midnight: the next local day begins within the window.
-        return cls(period, late_views=clock.period(moment + LATE_VIEW_WINDOW).day != period.day)
+        """Return the rule as of `moment` (default: now) on `clock`: one shared object a second."""
+        return _stamps_at(clock, (moment or clock.now()).timestamp() // 1)
 
     @cached_property
     def late_day(self):
@@ -83,6 +81,15 @@ class Stamps:
         p = self.period
         return {"stamp_day": p.day, "stamp_month": p.month, "stamp_next_day": p.next_day,
                 "stamp_next_month": p.next_month, "stamp_late": self.late_views}
+
+
+@functools.lru_cache(maxsize=64)
+def _stamps_at(clock: Clock, second: float) -> Stamps:
+    """The rule in one whole UTC second (a zone's offsets are whole seconds): every view and read asks."""
+    moment = datetime.fromtimestamp(second, timezone.utc)
+    period = clock.period(moment)
+    # Near midnight: the next local day begins within the window.
+    return Stamps(period, late_views=clock.period(moment + LATE_VIEW_WINDOW).day != period.day)
 
 
 def after_views_bound() -> dict:

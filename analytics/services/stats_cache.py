@@ -34,7 +34,6 @@ from cachelib import SimpleCache
 from flask import current_app
 
 from ..context import running_app
-
 from ..extensions import cache
 
 log = logging.getLogger(__name__)

@@ -17,9 +17,8 @@ from functools import wraps
 from flask import current_app, g, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 
-from ..context import running_app, this_request
-
 from ..clock import current_clock, utc_now
+from ..context import running_app, this_request
 from ..extensions import csrf
 from ..services import admin_sessions
 

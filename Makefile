@@ -42,7 +42,7 @@ test: $(VENV)/.dev browser axe
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Requests per second, p50 and p99 of the hot routes against bare Flask, the check that every
-# acknowledged view was stored, and the worker's memory, in one run (about 3 minutes).
+# acknowledged view was stored, and the worker's memory, in one run (about 4 minutes).
 # BENCH_ARGS="--rounds 1 --seconds 3" is quicker; "--json PATH" writes the figures for
 # bench/compare.py; "--million" adds a 1,000,000-view run for memory growth (long).
 # DB=postgres serves one worker a CPU on PostgreSQL and Redis (127.0.0.1, a database and a key

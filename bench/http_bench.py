@@ -14,11 +14,11 @@ under a key prefix of its own (deleted at the end), and both apps get
 --workers (default: one a CPU; each worker serves many connections at once,
 so more only add memory and lock waits). Everything else comes from
 gunicorn.conf.py. Memory figures are then sums over the workers. Each round
-loads each Viewtally route for --seconds, right after the bare Flask route
-of the same method (this machine's speed drifts by a third within a minute,
-so each ratio compares two runs seconds apart); a row shows the median over
---rounds of requests per second, p50 and p99, and of the ratios of req/s
-and p99 to that bare Flask run.
+loads each Viewtally route for --seconds, between two runs of the bare Flask
+route of the same method (this machine's speed halves for seconds at a time,
+so each ratio is to the mean of the two runs beside it); a row shows the
+median over --rounds of requests per second, p50 and p99, and of the ratios
+of req/s and p99 to those bare Flask runs.
 
 Views are spread over the 1,000 videos, each request a distinct viewer in a
 desktop browser, so every view counts (a first view of the day: the costliest
@@ -260,8 +260,8 @@ ROUTES = [
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=3, help="length of each wrk run (default 3)")
-    parser.add_argument("--rounds", type=int, default=5, help="rounds; rows show medians (default 5)")
+    parser.add_argument("--seconds", type=float, default=2, help="length of each wrk run (default 2)")
+    parser.add_argument("--rounds", type=int, default=7, help="rounds; rows show medians (default 7)")
     parser.add_argument("--connections", type=int, default=16, help="wrk connections (default 16)")
     parser.add_argument("--json", metavar="PATH", type=Path, help="also write the figures to PATH as JSON")
     parser.add_argument("--million", dest="growth_views", action="store_const", const=1_000_000, default=0,
@@ -309,12 +309,15 @@ def main() -> None:
                     load = {"method": method, "prefix": prefix, "suffix": suffix, "videos": VIDEOS if spread else 0}
                     if repeat:
                         load.update(repeat=True, viewer="bench-repeat")
-                    # The bare route runs just before, so a ratio compares two runs seconds apart.
-                    paired = run(baseline.url, {"method": method, "prefix": "/hello"})
-                    base[method].append(paired)
+                    # The bare route runs just before and just after, so a ratio compares runs
+                    # seconds apart, and a change of the machine's speed between them halves.
+                    bare = {"method": method, "prefix": "/hello"}
+                    before = run(baseline.url, bare)
                     result = run(served.url, load)
-                    result["rps_ratio"] = result["rps"] / paired["rps"]
-                    result["p99_ratio"] = result["p99_ms"] / paired["p99_ms"]
+                    after = run(baseline.url, bare)
+                    base[method] += [before, after]
+                    result["rps_ratio"] = result["rps"] / statistics.mean((before["rps"], after["rps"]))
+                    result["p99_ratio"] = result["p99_ms"] / statistics.mean((before["p99_ms"], after["p99_ms"]))
                     results[name].append(result)
                     if counts:
                         acknowledged += result["requests"] - result["non_2xx"]
@@ -352,7 +355,7 @@ def main() -> None:
     for row in rows:
         if any(row is bare for bare in base_row.values()):
             row["rps_ratio"], row["p99_ratio"] = 1.0, 1.0
-        else:  # the median of the ratios to the bare run just before each round's run
+        else:  # the median of the ratios to the bare runs beside each round's run
             row["rps_ratio"] = round(median(row["rounds"], "rps_ratio"), 3)
             row["p99_ratio"] = round(median(row["rounds"], "p99_ratio"), 2)
         row["non_2xx"] = sum(r["non_2xx"] for r in row["rounds"])
@@ -370,8 +373,8 @@ def main() -> None:
         note = f"  ({row['non_2xx']} non-2xx)" if row["non_2xx"] else ""
         print(f"{row['route']:<46} {row['rps']:>7.0f} {row['p50_ms']:>8.2f} {row['p99_ms']:>8.2f} "
               f"{row['rps_ratio']:>8.2f} {row['p99_ratio']:>7.1f}{note}")
-    print("(req/s × and p99 ×: median over the rounds of the ratio to the bare Flask route of the same method,\n"
-          " run just before it; the bare Flask rows are medians of all those runs)")
+    print("(req/s × and p99 ×: median over the rounds of the ratio to the mean of the bare Flask route of the\n"
+          " same method run just before and just after it; the bare Flask rows are medians of all those runs)")
     print(f"\nviews acknowledged to wrk: {acknowledged}; stored by the server: {counted} "
           f"({'exact' if exact else 'MISMATCH'}; up to {in_flight} may finish after wrk stops counting)")
     if workers == 1:

@@ -11,8 +11,10 @@ without gunicorn, by 16 green threads under gevent as the worker serves
 them (so views are written in batches, as under wrk): bare Flask's hello,
 a counted view (a new viewer each, 1,000 videos in turn, the filters on)
 and a cached stats read, on a fresh SQLite file. Each route runs twice
-under callgrind, once with 1 request and once with --requests; the
-difference over the extra requests is the figure. The WAL checkpoint
+under callgrind, with 200 requests and with 200 more than --requests,
+both after the same warm-up and under one hash seed (with a random seed
+the start-up alone differed by a hundred million instructions between
+two runs); the difference over the extra requests is the figure.
 thread is held off (its share depends on wall-clock time, which valgrind
 stretches fifty-fold), and the objects made before the load are frozen out
 of the garbage collector's sight, as the worker does. Counts leave out the kernel: a commit's writes to
@@ -36,6 +38,7 @@ USER_AGENT = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like G
 GREEN_THREADS = 16
 VIDEOS = 1000
 WARM_UP = 300
+BASE_REQUESTS = 200  # measured in both runs of a route: the figure is what the longer run adds
 # route -> (app, method, path; %d is a video number)
 ROUTES = {
     "hello": ("bare", "GET", "/hello"),
@@ -103,7 +106,8 @@ def instructions(route: str, counts: tuple[int, ...], folder: Path) -> list[int]
         runs.append((out, subprocess.Popen(
             ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable, __file__,
              "--serve", route, "--requests", str(requests)],
-            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)))
+            cwd=ROOT, env={**os.environ, "PYTHONHASHSEED": "0"}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            text=True)))
     totals = []
     for out, run in runs:
         _, errors = run.communicate()
@@ -128,8 +132,8 @@ def main() -> None:
     figures = {}
     with tempfile.TemporaryDirectory() as tmp:
         for route in routes:
-            one, many = instructions(route, (1, options.requests), Path(tmp))
-            figures[route] = (many - one) / (options.requests - 1)
+            few, many = instructions(route, (BASE_REQUESTS, BASE_REQUESTS + options.requests), Path(tmp))
+            figures[route] = (many - few) / options.requests
             print(f"{route:<6} {figures[route]:>12,.0f} instructions a request", flush=True)
     if "hello" in figures:
         for route in routes:

@@ -43,7 +43,7 @@ def error(status: int, code: str, message: str):
 def pixel(status: int = 200) -> Response:
     """Answer the tracking pixel, never cached, with `status`."""
     return running_app().response_class(PIXEL_GIF, status=status, content_type="image/gif",
-                                      headers={"Cache-Control": "no-store"})
+                                        headers={"Cache-Control": "no-store"})
 
 
 def reject_unknown_fields(body, known: tuple[str, ...]) -> None:

@@ -1,6 +1,6 @@
 """CPU instructions per request of the hot routes, counted by valgrind: a figure the machine's noise leaves alone.
 
-    .venv/bin/python bench/instructions.py            (about 3 minutes; needs valgrind)
+    .venv/bin/python bench/instructions.py            (about 8 minutes; needs valgrind)
     .venv/bin/python bench/instructions.py --routes view --requests 2000
 
 A shared machine's speed drifts by a third within a minute, so two commits

@@ -2,9 +2,9 @@
 
 `current_app.config` or `request.environ` reaches the proxy's
 `__getattr__` only after Python's own lookup has failed and formatted an
-AttributeError: about 1.4 µs a time on this machine, and a counted view
-asked a dozen times. Code on every request's path asks these once and
-keeps the object.
+AttributeError: 1.7 µs a time on this machine against 0.3 µs, and a
+counted view asked a dozen times. Code on every request's path asks these
+once per function and keeps the object.
 """
 
 from flask import Flask, Request, current_app, request

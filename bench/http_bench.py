@@ -15,8 +15,8 @@ under a key prefix of its own (deleted at the end), and both apps get
 so more only add memory and lock waits). Everything else comes from
 gunicorn.conf.py. Memory figures are then sums over the workers. Each round
 loads each Viewtally route for --seconds, between two runs of the bare Flask
-route of the same method (this machine's speed halves for seconds at a time,
-so each ratio is to the mean of the two runs beside it); a row shows the
+route of the same method (this machine's speed swings nearly threefold within
+a minute, so each ratio is to the mean of the two runs beside it); a row shows the
 median over --rounds of requests per second, p50 and p99, and of the ratios
 of req/s and p99 to those bare Flask runs.
 
@@ -310,7 +310,7 @@ def main() -> None:
                     if repeat:
                         load.update(repeat=True, viewer="bench-repeat")
                     # The bare route runs just before and just after, so a ratio compares runs
-                    # seconds apart, and a change of the machine's speed between them halves.
+                    # seconds apart, and a drift of the machine's speed between them mostly cancels.
                     bare = {"method": method, "prefix": "/hello"}
                     before = run(baseline.url, bare)
                     result = run(served.url, load)

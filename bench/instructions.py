@@ -3,7 +3,7 @@
     .venv/bin/python bench/instructions.py            (about 8 minutes; needs valgrind)
     .venv/bin/python bench/instructions.py --routes view --requests 2000
 
-A shared machine's speed drifts by a third within a minute, so two commits
+A shared machine's speed swings nearly threefold within a minute, so two commits
 a few per cent apart cannot be told apart by requests a second. This
 counts instructions instead (valgrind's callgrind, which counts the same
 for the same work whatever else runs). The apps are served in-process,
@@ -14,8 +14,8 @@ and a cached stats read, on a fresh SQLite file. Each route runs twice
 under callgrind, with 200 requests and with 200 more than --requests,
 both after the same warm-up and under one hash seed (with a random seed
 the start-up alone differed by a hundred million instructions between
-two runs); the difference over the extra requests is the figure.
-thread is held off (its share depends on wall-clock time, which valgrind
+two runs); the difference over the extra requests is the figure. The WAL
+checkpoint thread is held off (its share depends on wall-clock time, which valgrind
 stretches fifty-fold), and the objects made before the load are frozen out
 of the garbage collector's sight, as the worker does. Counts leave out the kernel: a commit's writes to
 the log cost more than their instructions say.

@@ -141,3 +141,20 @@ def test_a_crafted_user_agent_is_a_bot_without_reading_the_lists(user_agent):
 def test_a_long_run_of_letters_passes_when_allowed():
     assert BotFilter(allow=["MyApp/"]).is_bot("MyApp/1.0 " + "a" * 100) is False
     assert BotFilter().is_bot("Mozilla/5.0 (X11) " + "a" * 64 + " Firefox/133.0") is False  # the limit itself
+
+
+def test_a_long_run_is_judged_once_and_remembered():
+    bots = BotFilter()
+    crafted = "Mozilla/5.0 (X11) " + "a" * 65
+    assert [bots.is_bot(crafted), bots.is_bot(crafted)] == [True, True]
+    info = bots.cache_info()
+    assert (info.hits, info.misses) == (1, 1)
+
+
+@pytest.mark.parametrize("user_agent", [
+    "MyApp/1.0\t" + "a" * 100,  # a long run
+    "MyApp/1.0\t" + "a b " * MAX_LENGTH,  # overlong
+    "MyApp/1.0\tshort",
+])
+def test_the_allow_list_never_lets_a_control_character_through(user_agent):
+    assert BotFilter(allow=["MyApp/"]).is_bot(user_agent) is True

@@ -59,8 +59,8 @@ class BotFilter:
         """Return True if views from this user agent should not count."""
         if user_agent is None:
             return True
-        if len(user_agent) > MAX_LENGTH:
-            return not self._allowed(user_agent)
+        if len(user_agent) > MAX_LENGTH:  # as _decide rules, without the lists
+            return not user_agent.isprintable() or not self._allowed(user_agent)
         return self._verdict(user_agent)
 
     def cache_info(self):

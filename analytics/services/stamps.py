@@ -10,9 +10,8 @@ right). A stale counter reads as 0, the next view restarts it, and a
 scheduled reset zeroes it.
 """
 
-import functools
 from datetime import date, datetime, timedelta, timezone
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import sqlalchemy as sa
 
@@ -83,7 +82,7 @@ class Stamps:
                 "stamp_next_month": p.next_month, "stamp_late": self.late_views}
 
 
-@functools.lru_cache(maxsize=64)
+@lru_cache(maxsize=64)
 def _stamps_at(clock: Clock, second: float) -> Stamps:
     """The rule in one whole UTC second (a zone's offsets are whole seconds): every view and read asks."""
     moment = datetime.fromtimestamp(second, timezone.utc)

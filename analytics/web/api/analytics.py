@@ -1,8 +1,9 @@
 """Counting views, reading counts, and the admin resets."""
 
-from flask import current_app, request
+from flask import current_app
 
 from ...clock import current_clock
+from ...context import this_request
 from ...extensions import limiter, when_limits_enabled
 from ...services import overview, resets, views
 from ...services.videos import check_video_id
@@ -32,7 +33,7 @@ def track_view(video_id):
 @track_limit
 def track_pixel(video_id):
     """Count one view from an <img> tag, unless filtered or repeated, and answer a transparent GIF."""
-    if request.method == "HEAD":  # link checkers and prefetchers look; they do not watch
+    if this_request().method == "HEAD":  # link checkers and prefetchers look; they do not watch
         views.get_stats(check_video_id(video_id), current_clock())
     else:
         views.track_view(check_video_id(video_id), current_clock(), visitor())

@@ -59,8 +59,8 @@ class BotFilter:
         """Return True if views from this user agent should not count."""
         if user_agent is None:
             return True
-        if len(user_agent) > MAX_LENGTH:  # as _decide rules, without the lists
-            return not user_agent.isprintable() or not self._allowed(user_agent)
+        if len(user_agent) > MAX_LENGTH:
+            return self._decide(user_agent, unread=True)  # uncached, so junk cannot crowd the cache
         return self._verdict(user_agent)
 
     def cache_info(self):
@@ -71,9 +71,10 @@ class BotFilter:
         lowered = user_agent.lower()
         return any(token in lowered for token in self.allow)
 
-    def _decide(self, user_agent: str) -> bool:
+    def _decide(self, user_agent: str, unread: bool = False) -> bool:
+        """Rule on an agent; `unread`: one no real client sends, a bot unless allowed, without the lists."""
         if not user_agent.strip() or not user_agent.isprintable():
             return True  # a browser always sends a printable one; scripts often send none
         if self._allowed(user_agent):
             return False
-        return bool(_LONG_RUN.search(user_agent)) or any(matches(user_agent) for matches in _lists())
+        return unread or bool(_LONG_RUN.search(user_agent)) or any(matches(user_agent) for matches in _lists())

@@ -4,12 +4,15 @@ import os
 
 from flask import Flask
 
+from analytics.routing import RoutedRequestContext
+
 
 class Viewtally(Flask):
-    """Flask, deciding once per function, not per call, whether a view or hook is a coroutine.
+    """Flask, keeping two answers that never change instead of working them out on every request.
 
-    Flask asks `ensure_sync` of the view and every hook on every request;
-    the answer never changes, and the asking cost a few microseconds a request.
+    Whether a view or hook is a coroutine: Flask asks `ensure_sync` of the
+    view and every hook on every request, a few microseconds a request. And
+    how a path routes: see analytics/routing.py.
     """
 
     SYNC_FUNCTIONS_HELD = 256  # a function made per request (after_this_request) must not grow it for ever
@@ -17,6 +20,11 @@ class Viewtally(Flask):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._sync_functions: dict = {}
+        self.routed: dict = {}  # analytics/routing.py: the routes of paths already matched
+
+    def request_context(self, environ):
+        """Flask's request context, but one that remembers how each path was routed (analytics/routing.py)."""
+        return RoutedRequestContext(self, environ)
 
     def ensure_sync(self, func):
         try:

@@ -2,7 +2,10 @@
 
 from datetime import datetime, timezone
 
-from analytics.web.api.responses import ok
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from analytics.services.counts import Counts
+from analytics.web.api.responses import counts_json, ok, ok_counts
 
 
 def test_success_envelope_is_flasks_json_byte_for_byte(make_app):
@@ -23,3 +26,37 @@ def test_debug_mode_answers_indented_json_as_flask_does(make_app):
         assert answer.status_code == 201
         assert answer.get_data() == app.json.response({"success": True, "data": {"videoId": "intro"}}).get_data()
         assert b"\n  " in answer.get_data()
+
+
+COUNTS = st.builds(
+    Counts,
+    video_id=st.from_regex(r"[A-Za-z0-9_-]{1,64}", fullmatch=True),
+    views_today=st.integers(0, 2**63 - 1), views_month=st.integers(0, 2**63 - 1),
+    views_total=st.integers(0, 2**63 - 1), uniques_today=st.integers(0, 2**63 - 1),
+)
+# The heads the view route sends, and one with characters JSON must escape.
+HEADS = st.sampled_from([
+    {},
+    {"counted": True, "message": "View tracked successfully"},
+    *({"counted": False, "message": f"View not counted ({reason})", "reason": reason}
+      for reason in ("duplicate", "bot", "prefetch", "excluded")),
+    {"message": 'quote " and é'},
+])
+
+
+@given(counts=COUNTS, head=HEADS)
+@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_counts_answer_is_the_success_envelope_byte_for_byte(app, counts, head):
+    with app.test_request_context():
+        ours, general = ok_counts(counts, **head), ok({**head, **counts_json(counts)})
+        assert ours.get_data() == general.get_data()
+        assert ours.headers == general.headers and ours.status_code == 200
+
+
+def test_counts_answer_in_debug_mode_is_indented_as_flask_does(app):
+    app.debug = True
+    counts = Counts("intro", 1, 2, 3, 1)
+    with app.test_request_context():
+        answer = ok_counts(counts, counted=True)
+        expected = app.json.response({"success": True, "data": {"counted": True, **counts_json(counts)}})
+        assert answer.get_data() == expected.get_data()

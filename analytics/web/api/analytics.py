@@ -10,7 +10,7 @@ from ...services.videos import check_video_id
 from ..auth import admin_required, dashboard_data
 from ..params import whole_number
 from . import bp
-from .responses import counts_json, ok, pixel
+from .responses import ok, ok_counts, pixel
 from .visitors import visitor
 
 # Both ways of counting share one budget per client; so do both ways of reading.
@@ -24,9 +24,9 @@ def track_view(video_id):
     """Count one view of a video, unless filtered or repeated, and answer its counts."""
     outcome = views.track_view(check_video_id(video_id), current_clock(), visitor())
     if outcome.counted:
-        return ok({"message": "View tracked successfully", "counted": True, **counts_json(outcome.counts)})
-    return ok({"message": f"View not counted ({outcome.reason})", "counted": False, "reason": outcome.reason,
-               **counts_json(outcome.counts)})
+        return ok_counts(outcome.counts, counted=True, message="View tracked successfully")
+    return ok_counts(outcome.counts, counted=False, message=f"View not counted ({outcome.reason})",
+                     reason=outcome.reason)
 
 
 @bp.get("/analytics/pixel/<video_id>.gif")
@@ -44,7 +44,7 @@ def track_pixel(video_id):
 @stats_limit
 def stats(video_id):
     """Answer a video's views today, this month and in all."""
-    return ok(counts_json(views.get_stats(check_video_id(video_id), current_clock())))
+    return ok_counts(views.get_stats(check_video_id(video_id), current_clock()))
 
 
 @bp.get("/analytics/stats/<video_id>/daily")

@@ -1,6 +1,7 @@
 """Building API answers: the success envelope, the error envelope, the pixel."""
 
 import json
+from functools import lru_cache
 
 from flask import Response, jsonify
 from flask.json.provider import DefaultJSONProvider
@@ -31,6 +32,31 @@ def ok(data, status: int = 200) -> Response:
         response.status_code = status
         return response
     return app.response_class(_COMPACT.encode(envelope) + "\n", status=status, content_type="application/json")
+
+
+def ok_counts(counts: Counts, **before) -> Response:
+    """Answer ok({**before, **counts_json(counts)}), byte for byte, writing the JSON directly.
+
+    json's encoder took a sixth of a cached stats answer for one id and four
+    numbers. The id is checked ([A-Za-z0-9_-]) and the counts are whole
+    numbers, so nothing needs escaping. `before` holds members whose names
+    sort before "uniqueViewersToday", each encoded with json (tests check the
+    two ways agree).
+    """
+    app = running_app()
+    if app.debug:
+        return ok({**before, **counts_json(counts)})
+    head = _members(tuple(before.items())) if before else ""
+    body = (f'{{"data":{{{head}"uniqueViewersToday":{counts.uniques_today:d},"videoId":"{counts.video_id}",'
+            f'"viewsMonth":{counts.views_month:d},"viewsToday":{counts.views_today:d},'
+            f'"viewsTotal":{counts.views_total:d}}},"success":true}}\n')
+    return app.response_class(body, content_type="application/json")
+
+
+@lru_cache(maxsize=64)  # a view's answers differ only by their counts: a few heads serve them all
+def _members(items: tuple) -> str:
+    """Encode (name, value) pairs as members of a JSON object, sorted, each followed by a comma."""
+    return "".join(f"{json.dumps(name)}:{json.dumps(value)}," for name, value in sorted(items))
 
 
 def error(status: int, code: str, message: str):

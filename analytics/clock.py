@@ -1,5 +1,6 @@
 """Time, in one place: services ask a clock, so tests can set the hour."""
 
+import time as system_time
 from dataclasses import dataclass
 from functools import cached_property
 from datetime import date, datetime, time, timedelta, timezone
@@ -40,17 +41,28 @@ class Clock:
 
     def now(self) -> datetime:
         """Return the current moment, aware, in UTC."""
-        return self._now().astimezone(timezone.utc)
+        moment = self._now()
+        return moment if moment.tzinfo is timezone.utc else moment.astimezone(timezone.utc)
+
+    def second(self) -> float:
+        """Return the current whole second as a UTC timestamp: what the rules kept per second are keyed on.
+
+        The system clock answers from time.time(), the clock datetime.now reads,
+        without making a datetime (a cached stats answer asks once).
+        """
+        if self._now is utc_now:
+            return system_time.time() // 1
+        return self.now().timestamp() // 1
 
     def period(self, moment: datetime | None = None) -> Period:
         """Return the local day and month of `moment` (default: now)."""
-        moment = moment or self.now()
-        second = moment.timestamp() // 1  # a zone's offsets are whole seconds: one second, one local day
+        # A zone's offsets are whole seconds: one second, one local day.
+        second = self.second() if moment is None else moment.timestamp() // 1
         period = self._periods.get(second)
         if period is None:
             if len(self._periods) >= 64:
                 self._periods.clear()
-            day = moment.astimezone(self.tz).date()
+            day = (moment or datetime.fromtimestamp(second, timezone.utc)).astimezone(self.tz).date()
             period = self._periods[second] = Period(day=day, month=day.replace(day=1))
         return period
 

@@ -33,7 +33,7 @@ class Stamps:
     @classmethod
     def at(cls, clock: Clock, moment: datetime | None = None) -> "Stamps":
         """Return the rule as of `moment` (default: now) on `clock`: one shared object a second."""
-        return _stamps_at(clock, (moment or clock.now()).timestamp() // 1)
+        return _stamps_at(clock, clock.second() if moment is None else moment.timestamp() // 1)
 
     @cached_property
     def late_day(self):

@@ -23,18 +23,20 @@ def reject_large_body() -> None:
     """
     req = this_request()
     environ = req.environ
+    chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+    if not chunked and not environ.get("CONTENT_LENGTH"):
+        return  # most requests have no body: no limit to look up
     if req.endpoint in LARGE_BODY_ENDPOINTS and logged_in():
         req.max_content_length = current_app.config["IMPORT_MAX_CONTENT_LENGTH"]
-    if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+    if chunked:
         limit = req.max_content_length or 0
         body = _read_at_most(environ["wsgi.input"], limit + 1)
         if len(body) > limit:
             raise RequestEntityTooLarge()
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
-    elif environ.get("CONTENT_LENGTH"):  # most requests have no body: no limit to look up
-        if (req.content_length or 0) > (req.max_content_length or 0):
-            raise RequestEntityTooLarge()
+    elif (req.content_length or 0) > (req.max_content_length or 0):
+        raise RequestEntityTooLarge()
 
 
 def _read_at_most(stream, size: int) -> bytes:

@@ -37,6 +37,8 @@ class Clock:
     def __init__(self, tz: str | ZoneInfo = "UTC", now: Callable[[], datetime] = utc_now):
         self.tz = tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
         self._now = now
+        # The system clock, as now() reads it: second() may then ask time.time() (a subclass's now() may differ).
+        self._system = now is utc_now and type(self).now is Clock.now
         self._periods: dict[float, Period] = {}  # by whole UTC second: every view asks a few times
 
     def now(self) -> datetime:
@@ -50,7 +52,7 @@ class Clock:
         The system clock answers from time.time(), the clock datetime.now reads,
         without making a datetime (a cached stats answer asks once).
         """
-        if self._now is utc_now:
+        if self._system:
             return system_time.time() // 1
         return self.now().timestamp() // 1
 

@@ -1,12 +1,13 @@
-"""Routing that remembers: a path routed once is not routed again while it stays in use.
+"""Routing that remembers: a path routed once is not routed again.
 
 Werkzeug routes a path with a variable part (a video id) through a regular
 expression, a sort and a call per path segment: a tenth of a cached stats
 answer's instructions. A video site asks the same paths again and again
 (its popular videos' views and counts), and the rules never change once
 the app serves, so the outcome of each (path, method) is kept, for at most
-ROUTES_HELD short paths at a time. Only a match is kept: a path that ends in
-a 404, a 405 or a redirect is routed afresh each time, as before.
+ROUTES_HELD short paths (then all are dropped and kept anew). Only a match
+is kept: a path werkzeug cannot route (404, 405) or redirects is routed
+afresh each time, as before.
 
 The key holds everything werkzeug's match reads from a request: the domain
 part it matches against, the path, the method and whether it is a websocket.

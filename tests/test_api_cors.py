@@ -76,6 +76,14 @@ def test_a_preflight_is_answered_for_allowed_origins(make_app, path, method):
     assert "Access-Control-Allow-Methods" not in other.headers
 
 
+def test_a_preflight_is_answered_for_any_origin_by_default(client):
+    asking = {"Origin": "https://videos.example", "Access-Control-Request-Method": "POST"}
+    response = client.options("/api/analytics/view/intro", headers=asking)
+    assert response.status_code == 200
+    assert response.headers.getlist("Access-Control-Allow-Origin") == ["*"]
+    assert "POST" in response.headers["Access-Control-Allow-Methods"]
+
+
 def test_a_preflight_allows_no_other_header(client):
     asking = {"Origin": "https://videos.example", "Access-Control-Request-Method": "GET",
               "Access-Control-Request-Headers": "authorization, x-viewtally-session"}

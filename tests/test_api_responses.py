@@ -60,3 +60,14 @@ def test_counts_answer_in_debug_mode_is_indented_as_flask_does(app):
         answer = ok_counts(counts, counted=True)
         expected = app.json.response({"success": True, "data": {"counted": True, **counts_json(counts)}})
         assert answer.get_data() == expected.get_data()
+
+
+def test_ids_and_heads_out_of_the_common_run_answer_as_the_envelope(app):
+    counts = Counts('a"b\\é', 1, 2, 3, 1)
+    with app.test_request_context():
+        assert ok_counts(counts).get_data() == ok(counts_json(counts)).get_data()
+        # True and 1 are one key to a cache but not one JSON value: each keeps its own.
+        plain = Counts("intro", 1, 2, 3, 1)
+        for counted in (True, 1, True):
+            assert ok_counts(plain, counted=counted).get_data() == ok(
+                {"counted": counted, **counts_json(plain)}).get_data()

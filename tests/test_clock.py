@@ -26,6 +26,15 @@ def test_a_set_clock_in_another_offset_answers_in_utc():
     assert clock.period().month == date(2026, 7, 1)
 
 
+def test_a_clock_that_tells_its_own_time_is_asked_for_its_second():
+    class Fixed(Clock):
+        def now(self):
+            return datetime(2026, 1, 1, 12, 0, 30, tzinfo=timezone.utc)
+
+    assert Fixed().second() == datetime(2026, 1, 1, 12, 0, 30, tzinfo=timezone.utc).timestamp()
+    assert Fixed("Asia/Tokyo").period().day == date(2026, 1, 1)
+
+
 def test_the_period_turns_at_local_midnight_to_the_second():
     clock = ManualClock(datetime(2026, 3, 14, 22, 59, 59, 999_999, tzinfo=timezone.utc), "Europe/Paris")
     assert clock.period().day == date(2026, 3, 14)

@@ -30,6 +30,7 @@ def app(make_app):
 def test_an_unexpected_error_under_api_is_a_500_envelope(client, caplog):
     response = client.get("/api/crash")
     assert response.status_code == 500
+    assert response.headers.getlist("X-Content-Type-Options") == ["nosniff"]
     assert response.json["code"] == "internal_error"
     assert "secret internals" not in response.text and "Traceback" not in response.text
     assert "secret internals" in caplog.text  # but the log has it
@@ -39,6 +40,8 @@ def test_an_unexpected_error_on_a_page_is_a_friendly_500_page(client):
     response = client.get("/crash")
     assert response.status_code == 500
     assert response.mimetype == "text/html"
+    assert response.headers.getlist("X-Content-Type-Options") == ["nosniff"]
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
     assert "secret internals" not in response.text and "Traceback" not in response.text
 
 

@@ -24,7 +24,7 @@ def reject_large_body() -> None:
     req = this_request()
     environ = req.environ
     chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
-    if not chunked and not environ.get("CONTENT_LENGTH"):
+    if not (chunked or environ.get("CONTENT_LENGTH") or environ.get("wsgi.input_terminated")):
         return  # most requests have no body: no limit to look up
     if req.endpoint in LARGE_BODY_ENDPOINTS and logged_in():
         req.max_content_length = current_app.config["IMPORT_MAX_CONTENT_LENGTH"]
@@ -35,7 +35,7 @@ def reject_large_body() -> None:
             raise RequestEntityTooLarge()
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
-    elif (req.content_length or 0) > (req.max_content_length or 0):
+    elif (req.content_length or 0) > (req.max_content_length or 0):  # none: werkzeug limits the read itself
         raise RequestEntityTooLarge()
 
 

@@ -29,10 +29,10 @@ class Response(flask.Response):
 
     werkzeug checks a header as it is set and copies every header once more
     as the answer goes out: about 15,000 instructions a header, for headers
-    every answer carries and nothing reads back (nosniff, CORS's "*"): with
-    the hooks, 39,000 of a cached stats answer's 483,000. Headers in `sent_with` are appended to
-    the final list instead. Only constant, known-good pairs go there, and
-    never a header the answer may already have.
+    every answer carries and nothing reads back (nosniff, CORS's "*"); with
+    the hooks, 39,000 of a cached stats answer's 483,000. Headers in
+    `sent_with` are appended to the final list instead. Only constant,
+    known-good pairs go there, and never a header the answer may already have.
     """
 
     sent_with: tuple[tuple[str, str], ...] = ()

@@ -35,7 +35,8 @@ def reject_large_body() -> None:
             raise RequestEntityTooLarge()
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
-    elif (req.content_length or 0) > (req.max_content_length or 0):  # none: werkzeug limits the read itself
+    # A stream the server marks as terminated may have no length: werkzeug limits its read instead.
+    elif (req.content_length or 0) > (req.max_content_length or 0):
         raise RequestEntityTooLarge()
 
 

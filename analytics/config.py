@@ -30,9 +30,12 @@ RATELIMIT_KEY_PREFIX        viewtally                   prefix of rate-limit key
 RATELIMIT_HEADERS_ENABLED   True                        send X-RateLimit-* and Retry-After headers
 RATELIMIT_SWALLOW_ERRORS    True                        a broken limiter storage lets requests through
 TRACK_RATE_LIMIT            120 per minute              views (POST and pixel together) per client
-STATS_RATE_LIMIT            600 per minute              stats reads (stats, daily, totals) per client
+STATS_RATE_LIMIT            600 per minute              stats reads (stats, daily, totals, public
+                                                        counters) per client
 LOGIN_RATE_LIMIT            5 per minute                wrong admin tokens per client (form and API)
 DASHBOARD_PUBLIC            True                        False: the dashboard needs the admin login
+PUBLIC_COUNTERS             True                        answer the public counters (badge, JSON);
+                                                        False: they are 404s
 IMPORT_MAX_CONTENT_LENGTH   2097152                     largest CSV upload on the admin page, bytes
 SESSION_COOKIE_SAMESITE     Lax                         SameSite of the admin's session cookie
 PERMANENT_SESSION_LIFETIME  43200                       seconds an admin login lasts, counted from
@@ -101,6 +104,7 @@ DEFAULTS: dict[str, object] = {
     "STATS_RATE_LIMIT": "600 per minute",
     "LOGIN_RATE_LIMIT": "5 per minute",
     "DASHBOARD_PUBLIC": True,
+    "PUBLIC_COUNTERS": True,
     "IMPORT_MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "PERMANENT_SESSION_LIFETIME": 12 * 60 * 60,
@@ -121,7 +125,7 @@ DEFAULTS: dict[str, object] = {
 }
 
 _BOOLEANS = ("SCHEDULER_ENABLED", "RATELIMIT_ENABLED", "RATELIMIT_HEADERS_ENABLED",
-             "RATELIMIT_SWALLOW_ERRORS", "DASHBOARD_PUBLIC", "BOT_FILTER")
+             "RATELIMIT_SWALLOW_ERRORS", "DASHBOARD_PUBLIC", "PUBLIC_COUNTERS", "BOT_FILTER")
 _COUNTS = ("STATS_CACHE_SECONDS", "MAX_CONTENT_LENGTH", "IMPORT_MAX_CONTENT_LENGTH", "TRUSTED_PROXIES",
            "PERMANENT_SESSION_LIFETIME", "DEDUP_WINDOW_SECONDS", "LOG_RETENTION_DAYS",
            "SCHEDULER_LEASE_SECONDS")

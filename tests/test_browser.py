@@ -117,6 +117,20 @@ def test_a_page_with_the_pixel_counts_its_view_and_shows_the_count(browser, serv
     page.close()
 
 
+def test_the_badge_shows_on_a_plain_page_of_another_site(browser, server, other_site):
+    view(server, "trailer", 2)
+    folder, address = other_site
+    (folder / "badge.html").write_text(f"""<!doctype html>
+<html><body><img id="badge" src="{server.url}/api/analytics/counter/trailer.svg" alt="views"></body></html>""")
+    page = new_page(browser)
+    page.goto(f"{address}/badge.html")
+    page.wait_for_function("document.getElementById('badge').complete", timeout=10_000)
+    assert page.evaluate("document.getElementById('badge').naturalWidth") > 40  # drawn, as wide as "2 views"
+    assert page.evaluate("document.getElementById('badge').naturalHeight") == 20
+    assert total_views(server) == 2  # showing the count counted nothing
+    page.close()
+
+
 def test_the_browser_passes_for_desktop_chrome(browser, server):
     page = new_page(browser)
     response = page.goto(f"{server.url}/dashboard")

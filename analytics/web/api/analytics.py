@@ -1,6 +1,6 @@
 """Counting views, reading counts, and the admin resets."""
 
-from flask import current_app
+from flask import abort, current_app, render_template
 
 from ...clock import current_clock
 from ...context import this_request
@@ -13,7 +13,7 @@ from . import bp
 from .responses import ok, ok_counts, pixel
 from .visitors import visitor
 
-# Both ways of counting share one budget per client; so do both ways of reading.
+# Both ways of counting share one budget per client; so do the reads (stats, daily, totals, counters).
 track_limit = when_limits_enabled(limiter.shared_limit(lambda: current_app.config["TRACK_RATE_LIMIT"], scope="track"))
 stats_limit = when_limits_enabled(limiter.shared_limit(lambda: current_app.config["STATS_RATE_LIMIT"], scope="stats"))
 
@@ -45,6 +45,40 @@ def track_pixel(video_id):
 def stats(video_id):
     """Answer a video's views today, this month and in all."""
     return ok_counts(views.get_stats(check_video_id(video_id), current_clock()))
+
+
+# Public counters: a count a site may show under its player with no script. Caches and browsers may keep it.
+COUNTER_CACHE_CONTROL = "public, max-age=300"
+# Badge text is Verdana 11 px: about 7 px a character, plus the margins.
+BADGE_CHARACTER_WIDTH, BADGE_MARGINS = 7, 16
+
+
+@bp.get("/analytics/counter/<video_id>.svg")
+@stats_limit
+def counter_badge(video_id):
+    """Answer a video's views in all as a small SVG badge ("1,234 views"), for an <img>; counts nothing."""
+    total = _public_total(video_id)
+    text = f"{total:,} view{'' if total == 1 else 's'}"
+    badge = render_template("counter.svg", text=text, width=len(text) * BADGE_CHARACTER_WIDTH + BADGE_MARGINS)
+    response = current_app.response_class(badge, content_type="image/svg+xml")
+    response.headers["Cache-Control"] = COUNTER_CACHE_CONTROL
+    return response
+
+
+@bp.get("/analytics/counter/<video_id>.json")
+@stats_limit
+def counter_json(video_id):
+    """Answer a video's views in all; counts nothing."""
+    response = ok({"videoId": video_id, "viewsTotal": _public_total(video_id)})
+    response.headers["Cache-Control"] = COUNTER_CACHE_CONTROL
+    return response
+
+
+def _public_total(video_id: str) -> int:
+    """Return a video's views in all, or answer 404 while PUBLIC_COUNTERS is off."""
+    if not current_app.config["PUBLIC_COUNTERS"]:
+        abort(404)
+    return views.get_stats(check_video_id(video_id), current_clock()).views_total
 
 
 @bp.get("/analytics/stats/<video_id>/daily")

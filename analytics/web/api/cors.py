@@ -19,9 +19,11 @@ PUBLIC_PATHS = {
     r"/api/analytics/view/.*": ("POST",),
     r"/api/analytics/pixel/.*": ("GET", "HEAD"),
     r"/api/analytics/stats/.*": ("GET", "HEAD"),  # a video's counts and its daily series
+    r"/api/analytics/counter/.*": ("GET", "HEAD"),  # the public counters
     "/api/videos": ("GET", "HEAD"),
 }
-PUBLIC_ENDPOINTS = frozenset({"api.track_view", "api.track_pixel", "api.stats", "api.daily_stats", "api.list_videos"})
+PUBLIC_ENDPOINTS = frozenset({"api.track_view", "api.track_pixel", "api.stats", "api.daily_stats", "api.list_videos",
+                              "api.counter_badge", "api.counter_json"})
 ANY_ORIGIN = (("Access-Control-Allow-Origin", "*"),)
 # A page may send JSON and name its viewer, and need not ask again for a day.
 ALLOWED_HEADERS = frozenset({"content-type", "x-viewtally-session"})

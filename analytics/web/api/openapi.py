@@ -68,6 +68,10 @@ PIXEL_GIF = {"description": "A 1x1 transparent GIF, counted or not",
              "content": {"image/gif": {"schema": {"type": "string", "format": "binary"}}}}
 
 
+BADGE_SVG = {"description": 'An SVG badge: "1,234 views"',
+             "content": {"image/svg+xml": {"schema": {"type": "string"}}}}
+
+
 def _pixel_errors() -> dict:
     # An <img> never shows a broken image: errors answer the GIF too, except a too large body.
     answers = {"200": PIXEL_GIF}
@@ -111,6 +115,20 @@ PATHS = {
         "parameters": [PATH_VIDEO_ID],
         "get": {"operationId": "stats", "tags": ANALYTICS, "summary": "A video's counts",
                 "responses": _responses(_ok(_ref("Counts")), {**READ_ERRORS, 429: ["rate_limited"]})},
+    },
+    "/api/analytics/counter/{video_id}.svg": {
+        "parameters": [PATH_VIDEO_ID],
+        "get": {"operationId": "counter_badge", "tags": ANALYTICS, "summary": "A video's views in all, as a badge",
+                "description": "Counts nothing; cached for 5 minutes; 404 not_found while PUBLIC_COUNTERS is off.",
+                "responses": _responses(BADGE_SVG, {400: ["invalid_video_id"], 404: ["video_not_found", "not_found"],
+                                                    429: ["rate_limited"]})},
+    },
+    "/api/analytics/counter/{video_id}.json": {
+        "parameters": [PATH_VIDEO_ID],
+        "get": {"operationId": "counter_json", "tags": ANALYTICS, "summary": "A video's views in all",
+                "description": "Counts nothing; cached for 5 minutes; 404 not_found while PUBLIC_COUNTERS is off.",
+                "responses": _responses(_ok(_object({"videoId": VIDEO_ID, "viewsTotal": COUNT})), {
+                    400: ["invalid_video_id"], 404: ["video_not_found", "not_found"], 429: ["rate_limited"]})},
     },
     "/api/analytics/stats/{video_id}/daily": {
         "parameters": [PATH_VIDEO_ID],

@@ -60,16 +60,17 @@ def counter_badge(video_id):
     total = _public_total(video_id)
     text = f"{total:,} view{'' if total == 1 else 's'}"
     badge = render_template("counter.svg", text=text, width=len(text) * BADGE_CHARACTER_WIDTH + BADGE_MARGINS)
-    response = current_app.response_class(badge, content_type="image/svg+xml")
-    response.headers["Cache-Control"] = COUNTER_CACHE_CONTROL
-    return response
+    return _cacheable(current_app.response_class(badge, content_type="image/svg+xml"))
 
 
 @bp.get("/analytics/counter/<video_id>.json")
 @stats_limit
 def counter_json(video_id):
     """Answer a video's views in all; counts nothing."""
-    response = ok({"videoId": video_id, "viewsTotal": _public_total(video_id)})
+    return _cacheable(ok({"videoId": video_id, "viewsTotal": _public_total(video_id)}))
+
+
+def _cacheable(response):
     response.headers["Cache-Control"] = COUNTER_CACHE_CONTROL
     return response
 

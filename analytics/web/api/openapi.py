@@ -70,6 +70,8 @@ PIXEL_GIF = {"description": "A 1x1 transparent GIF, counted or not",
 
 BADGE_SVG = {"description": 'An SVG badge: "1,234 views"',
              "content": {"image/svg+xml": {"schema": {"type": "string"}}}}
+COUNTER_ERRORS = {400: ["invalid_video_id"], 404: ["video_not_found", "not_found"], 429: ["rate_limited"]}
+COUNTER_NOTE = "Counts nothing; cached for 5 minutes; 404 not_found while PUBLIC_COUNTERS is off."
 
 
 def _pixel_errors() -> dict:
@@ -119,16 +121,13 @@ PATHS = {
     "/api/analytics/counter/{video_id}.svg": {
         "parameters": [PATH_VIDEO_ID],
         "get": {"operationId": "counter_badge", "tags": ANALYTICS, "summary": "A video's views in all, as a badge",
-                "description": "Counts nothing; cached for 5 minutes; 404 not_found while PUBLIC_COUNTERS is off.",
-                "responses": _responses(BADGE_SVG, {400: ["invalid_video_id"], 404: ["video_not_found", "not_found"],
-                                                    429: ["rate_limited"]})},
+                "description": COUNTER_NOTE, "responses": _responses(BADGE_SVG, COUNTER_ERRORS)},
     },
     "/api/analytics/counter/{video_id}.json": {
         "parameters": [PATH_VIDEO_ID],
         "get": {"operationId": "counter_json", "tags": ANALYTICS, "summary": "A video's views in all",
-                "description": "Counts nothing; cached for 5 minutes; 404 not_found while PUBLIC_COUNTERS is off.",
-                "responses": _responses(_ok(_object({"videoId": VIDEO_ID, "viewsTotal": COUNT})), {
-                    400: ["invalid_video_id"], 404: ["video_not_found", "not_found"], 429: ["rate_limited"]})},
+                "description": COUNTER_NOTE,
+                "responses": _responses(_ok(_object({"videoId": VIDEO_ID, "viewsTotal": COUNT})), COUNTER_ERRORS)},
     },
     "/api/analytics/stats/{video_id}/daily": {
         "parameters": [PATH_VIDEO_ID],

@@ -13,7 +13,7 @@ from ..models import Video
 from .errors import InvalidInput, VideoExists, VideoNotFound
 from .stamps import Stamps
 
-_VIDEO_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+VIDEO_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # as fullmatch: a well-formed video id
 TITLE_MAX = 200
 SORTS = ("views_total", "views_month", "views_today", "created_at")
 # The search index is of trigrams: a shorter search reads every title.
@@ -28,7 +28,7 @@ def check_video_id(video_id: object) -> str:
 
     :raises InvalidInput: code invalid_video_id.
     """
-    if not isinstance(video_id, str) or not _VIDEO_ID.fullmatch(video_id):
+    if not isinstance(video_id, str) or not VIDEO_ID.fullmatch(video_id):
         raise InvalidInput(f"Invalid video id: {VIDEO_ID_RULE}", code="invalid_video_id")
     return video_id
 

@@ -1,7 +1,6 @@
 """Building API answers: the success envelope, the error envelope, the pixel."""
 
 import json
-import re
 from functools import lru_cache
 
 from flask import Response, jsonify
@@ -10,6 +9,7 @@ from flask.json.provider import DefaultJSONProvider
 from ...clock import iso_utc
 from ...context import running_app
 from ...services.errors import InvalidInput
+from ...services.videos import VIDEO_ID
 from ...services.views import Counts
 
 # A 1x1 transparent GIF.
@@ -22,7 +22,6 @@ PIXEL_GIF = (
 # Flask's JSON as it answers outside debug mode (compact, keys sorted), with one encoder made once:
 # Flask makes one per answer, half the cost of a counted view's answer.
 _COMPACT = json.JSONEncoder(default=DefaultJSONProvider.default, sort_keys=True, separators=(",", ":"))
-_PLAIN_ID = re.compile(r"[A-Za-z0-9_-]+")
 
 
 def ok(data, status: int = 200) -> Response:
@@ -41,13 +40,13 @@ def ok_counts(counts: Counts, **before) -> Response:
 
     json's encoder builds its C encoder and cycle check on every call: 29,000
     instructions for one id and four numbers, against 4,000 this way. The
-    counts are whole numbers and an id of [A-Za-z0-9_-] needs no escaping
-    (any other id takes the general way). `before` holds members whose names
+    counts are whole numbers and a well-formed id (services/videos.py) needs
+    no escaping (any other id takes the general way). `before` holds members whose names
     sort before "uniqueViewersToday", with str or bool values, encoded as the
     envelope encodes them (tests check the two ways agree).
     """
     app = running_app()
-    if app.debug or not _PLAIN_ID.fullmatch(counts.video_id):
+    if app.debug or not VIDEO_ID.fullmatch(counts.video_id):
         return ok({**before, **counts_json(counts)})
     # With each value's type: True and 1 are one key to a cache, but not one JSON value.
     head = _members(tuple((name, type(value), value) for name, value in before.items())) if before else ""

@@ -1,4 +1,5 @@
-"""The tables: videos with their counters, the view log, daily totals, viewers of the day, job runs and their lease."""
+"""The tables: videos with their counters, the view log, daily totals, viewers of the day, watch time,
+where videos are watched, job runs and their lease."""
 
 from datetime import date, datetime, timezone
 
@@ -141,6 +142,7 @@ class DailySummary(db.Model):
     bot: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
     prefetch: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
     excluded: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
+    origin: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
 
 
 class ViewBucket(db.Model):
@@ -159,7 +161,7 @@ class ViewBucket(db.Model):
 BUCKET_SECONDS = 300
 
 # Why a view is not counted; each reason is a column of DailySummary.
-FILTER_REASONS = ("duplicate", "bot", "prefetch", "excluded")
+FILTER_REASONS = ("duplicate", "bot", "prefetch", "excluded", "origin")
 SUMMARY_COLUMNS = ("unique_viewers", *FILTER_REASONS)
 
 
@@ -236,3 +238,66 @@ class AdminSession(db.Model):
 
     nonce_hash: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+# Retention: how many of a day's reported views reached each twentieth (5 %) of the video.
+RETENTION_BUCKETS = 20
+
+
+class WatchedView(db.Model):
+    """A counted view whose player may report watch time: what it has reported so far, kept 24 hours.
+
+    ``view`` is a hash of the random id the player made for the view (one
+    page load of one element), so reports of one view replace each other.
+    Its reports count on the local day the view was counted.
+    """
+
+    __tablename__ = "watched_views"
+
+    video_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    view: Mapped[bytes] = mapped_column(sa.LargeBinary(16), primary_key=True)
+    day: Mapped[date] = mapped_column(sa.Date)
+    counted_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    reported: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    watch_ms: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    position_ms: Mapped[int] = mapped_column(sa.BigInteger, default=0)  # the furthest point reached
+    reached: Mapped[int] = mapped_column(sa.Integer, default=0)  # retention buckets reached, 0 to 20
+    completed: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+
+
+class DailyWatch(db.Model):
+    """What the views of one video counted on one local day reported playing.
+
+    ``reports`` is how many of them reported at all (a pixel never does),
+    the base of the average view duration and the completion rate;
+    ``reached_<n>`` how many reached n twentieths of the video's duration.
+    """
+
+    __tablename__ = "daily_watch"
+
+    video_id: Mapped[str] = mapped_column(sa.ForeignKey("videos.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[date] = mapped_column(sa.Date, primary_key=True)
+    reports: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    watch_ms: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    completions: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+
+
+for _n in range(RETENTION_BUCKETS):
+    DailyWatch.__table__.append_column(sa.Column(f"reached_{_n}", sa.BigInteger, nullable=False, server_default="0"))
+RETENTION_COLUMNS = tuple(DailyWatch.__table__.c[f"reached_{n}"] for n in range(RETENTION_BUCKETS))
+
+
+# The origins kept per video and day; views from further origins add to the OTHER_ORIGINS row.
+ORIGINS_KEPT = 50
+OTHER_ORIGINS = "other"
+
+
+class DailyOrigin(db.Model):
+    """Counted views of one video on one local day from one embedding site (scheme and host, nothing more)."""
+
+    __tablename__ = "daily_origins"
+
+    video_id: Mapped[str] = mapped_column(sa.ForeignKey("videos.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[date] = mapped_column(sa.Date, primary_key=True)
+    origin: Mapped[str] = mapped_column(sa.String(300), primary_key=True)
+    views: Mapped[int] = mapped_column(sa.BigInteger, default=0)

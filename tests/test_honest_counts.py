@@ -237,7 +237,7 @@ def test_the_pixel_answers_its_gif_counted_or_not(app, client):
     for response in (first, again, bot):
         assert (response.status_code, response.mimetype) == (200, "image/gif")
     assert stored(app)["total"] == 1
-    assert filtered(client) == {"duplicate": 1, "bot": 1, "prefetch": 0, "excluded": 0}
+    assert filtered(client) == {"duplicate": 1, "bot": 1, "prefetch": 0, "excluded": 0, "origin": 0}
 
 
 def test_the_window_reaches_across_midnight(app, client, clock):

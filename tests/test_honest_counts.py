@@ -408,7 +408,7 @@ def test_the_dashboard_shows_unique_viewers_and_what_was_filtered_today(app, cli
     view(client, "203.0.113.6", agent="Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)")
     page = text_of(client.get("/dashboard"))
     assert "Unique viewers today 1" in page
-    assert "Filtered today, not counted: bots 1 , repeats 1 , prefetches 0 , excluded 0 ." in page  # tags read as blanks
+    assert "Filtered today, not counted: bots 1 , repeats 1 , prefetches 0 , excluded 0 , other sites 0 ." in page  # tags read as blanks
     assert "Unique viewers today 1" in text_of(client.get("/dashboard/videos/intro"))
 
 

@@ -41,7 +41,7 @@ class Viewtally(Flask):
 def create_app(test_config: dict | None = None) -> Flask:
     """Build a Viewtally app; `test_config` replaces instance and environment config."""
     from analytics import cli, config, database, extensions, instance_secrets, logs, scheduler
-    from analytics.web import admin, api, dashboard, errors, headers, health, request_guards, session
+    from analytics.web import admin, api, dashboard, errors, headers, health, request_guards, session, snippet
     from analytics.clock import Clock
     from analytics.services import screening, stats_cache
 
@@ -68,4 +68,5 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(health.bp)
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(snippet.bp)
     return app

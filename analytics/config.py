@@ -63,6 +63,9 @@ BOT_FILTER_ALLOW            None                        user-agent substrings th
                                                         (comma-separated; e.g. your own apps)
 IGNORE_IPS                  None                        addresses and CIDR ranges whose views are
                                                         excluded (space- or comma-separated)
+ALLOWED_EMBED_ORIGINS       None                        the only sites whose pages may count views
+                                                        (space-separated origins; none: any site);
+                                                        this server's own pages always may
 LOG_LEVEL                   INFO                        level of the ``analytics`` loggers
 LOG_RETENTION_DAYS          400                         days a view-log row is kept; older ones are
                                                         purged hourly (0: kept forever)
@@ -120,6 +123,7 @@ DEFAULTS: dict[str, object] = {
     "BOT_FILTER": True,
     "BOT_FILTER_ALLOW": None,
     "IGNORE_IPS": None,
+    "ALLOWED_EMBED_ORIGINS": None,
     "LOG_LEVEL": "INFO",
     "LOG_RETENTION_DAYS": 400,
 }
@@ -195,6 +199,9 @@ def _normalise(config) -> None:
                           f"not {config['DEDUP_WINDOW_SECONDS']!r}")
     config["BOT_FILTER_ALLOW"] = _as_list("BOT_FILTER_ALLOW", config["BOT_FILTER_ALLOW"], ",")
     config["IGNORE_IPS"] = _networks(_as_list("IGNORE_IPS", config["IGNORE_IPS"], ", "))
+    config["ALLOWED_EMBED_ORIGINS"] = frozenset(
+        _origin("ALLOWED_EMBED_ORIGINS", value)
+        for value in _as_list("ALLOWED_EMBED_ORIGINS", config["ALLOWED_EMBED_ORIGINS"], " ,"))
     try:
         ZoneInfo(str(config["TIMEZONE"]))
         pytz.timezone(str(config["TIMEZONE"]))  # the scheduler's library must know it too

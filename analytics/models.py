@@ -127,7 +127,7 @@ class DailyView(db.Model):
 
 
 class DailySummary(db.Model):
-    """Per local day, across all videos: counted views, distinct viewers, and the views left uncounted by reason.
+    """Per local day, across all videos: counted views, distinct viewers, views left uncounted by reason, watch time.
 
     ``views`` is a running total of the day's counted views (the sum of its
     daily_views rows), so a chart across all videos reads one row per day.
@@ -143,6 +143,9 @@ class DailySummary(db.Model):
     prefetch: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
     excluded: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
     origin: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
+    # Watch time reported by the day's counted views, in milliseconds (see DailyWatch). No Python
+    # default: the views' upsert (services/view_batch.py) leaves it to the database.
+    watch_ms: Mapped[int] = mapped_column(sa.BigInteger, server_default="0")
 
 
 class ViewBucket(db.Model):

@@ -1,48 +1,62 @@
-/* Viewtally: one view per <video data-viewtally-id> per page load, on first play or after
-   data-viewtally-min-seconds watched; data-viewtally-session names the viewer (optional). */
+/* Viewtally player snippet: what it sends, and when, is in the README. */
 (function (w, d) {
-  "use strict";
-  if (w.viewtally && w.viewtally.track) return;
-  var me = d.currentScript, base = new URL(me ? me.src : "/", location.href).origin;
+"use strict";
+if (w.viewtally && w.viewtally.track) return;
+var me = d.currentScript, api = new URL(me ? me.src : "/", location.href).origin + "/api/analytics/",
+  videos = "video[data-viewtally-id]", all = [];
 
-  function track(id, session) {
-    var url = base + "/api/analytics/view/" + encodeURIComponent(id);
-    var body = session ? new URLSearchParams({ session: session }) : null;
-    try {
-      if (navigator.sendBeacon && navigator.sendBeacon(url, body)) return;
-    } catch (e) { /* fetch */ }
-    if (w.fetch) fetch(url, { method: "POST", body: body, keepalive: true, credentials: "omit" }).catch(function () {});
-  }
+function on(t, type, f) { t.addEventListener(type, f); }
 
-  function watch(video) {
-    if (video.viewtally) return;
-    video.viewtally = true;
-    var id = video.getAttribute("data-viewtally-id");
-    var need = Math.max(0, parseFloat(video.getAttribute("data-viewtally-min-seconds")) || 0);
-    var watched = 0, last = null, done = false;
-    function count() {
-      if (!done) { done = true; track(id, video.getAttribute("data-viewtally-session")); }
-    }
-    if (!need) return video.addEventListener("play", count);
-    video.addEventListener("timeupdate", function () {
-      var now = video.currentTime;
-      if (last !== null && now > last && now - last < 2) watched += now - last;
-      last = now;
-      if (watched >= need) count();
-    });
-    video.addEventListener("seeking", function () { last = null; });
-  }
+function send(kind, id, f) {
+  var url = api + kind + "/" + encodeURIComponent(id), body = new URLSearchParams(), k;
+  for (k in f) if (f[k]) body.append(k, f[k]);
+  try { if (navigator.sendBeacon(url, body)) return; } catch (e) { /* fetch */ }
+  fetch(url, { method: "POST", body: body, keepalive: true, credentials: "omit" }).catch(function () {});
+}
 
-  function scan(root) {
-    if (root.matches && root.matches("video[data-viewtally-id]")) watch(root);
-    if (root.querySelectorAll) root.querySelectorAll("video[data-viewtally-id]").forEach(watch);
-  }
+function track(id, session, view) { send("view", id, { session: session, view: view }); }
 
-  w.viewtally = { track: track };
-  scan(d);
-  if (w.MutationObserver) {
-    new MutationObserver(function (changes) {
-      changes.forEach(function (c) { c.addedNodes.forEach(scan); });
-    }).observe(d.documentElement, { childList: true, subtree: true });
+// One view on play, or once min-seconds are played; then what was played (seeks skipped),
+// reported when the video ends and when the page is hidden or left.
+function watch(v) {
+  if (v.viewtally) return;
+  v.viewtally = 1;
+  var at = function (name) { return v.getAttribute("data-viewtally-" + name); },
+    id = at("id"), need = parseFloat(at("min-seconds")), view = "", sent, played = 0, far = 0, last = 0;
+  function count() {
+    if (view) return;
+    for (var a = crypto.getRandomValues(new Uint8Array(16)), i = 0; i < 16; i++) view += (a[i] | 256).toString(16).slice(1);
+    track(id, at("session"), view);
   }
+  function report() {
+    var n = v.duration, f = view && n < Infinity && { view: view, seconds: played.toFixed(1),
+      position: Math.min(far, n).toFixed(1), duration: n.toFixed(1) };
+    if (f && sent != f.seconds + f.position) send("watch", id, f), sent = f.seconds + f.position;
+  }
+  all.push(report);
+  if (!(need > 0)) on(v, "play", count);
+  on(v, "timeupdate", function () {
+    var now = v.currentTime;
+    if (now > last && now - last < 2) played += now - last, far = Math.max(far, now);
+    last = now;
+    if (played >= need) count();
+  });
+  on(v, "seeking", function () { last = -9; });
+  on(v, "ended", function () { far = v.duration; report(); });
+}
+
+function call(f) { f(); }
+
+function scan(root) {
+  if (root.matches && root.matches(videos)) watch(root);
+  if (root.querySelectorAll) root.querySelectorAll(videos).forEach(watch);
+}
+
+w.viewtally = { track: track };
+on(d, "visibilitychange", function () { if (d.hidden) all.forEach(call); });
+on(w, "pagehide", function () { all.forEach(call); });
+scan(d);
+new MutationObserver(function (changes) {
+  changes.forEach(function (c) { c.addedNodes.forEach(scan); });
+}).observe(d.documentElement, { childList: true, subtree: true });
 })(window, document);

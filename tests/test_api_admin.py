@@ -31,6 +31,7 @@ def test_daily_reset_answers_the_number_of_videos(app, client, admin):
     assert response.json == {"success": True, "data": {"message": "Reset daily views for 3 videos", "count": 3}}
     assert client.get("/api/analytics/stats/a").json["data"] == {
         "videoId": "a", "viewsToday": 0, "viewsMonth": 1, "viewsTotal": 1, "uniqueViewersToday": 0,
+        "watchSecondsToday": 0.0, "watchSecondsMonth": 0.0, "completionsToday": 0,
     }
 
 
@@ -41,6 +42,7 @@ def test_monthly_reset_answers_the_number_of_videos(app, client, admin):
     assert response.json["data"] == {"message": "Reset monthly views for 1 videos", "count": 1}
     assert client.get("/api/analytics/stats/a").json["data"] == {
         "videoId": "a", "viewsToday": 0, "viewsMonth": 0, "viewsTotal": 1, "uniqueViewersToday": 0,
+        "watchSecondsToday": 0.0, "watchSecondsMonth": 0.0, "completionsToday": 0,
     }
 
 

@@ -6,6 +6,8 @@ import pytest
 
 from conftest import add_video, run_sql
 
+NO_WATCH = {"watchSeconds": 0.0, "completions": 0}  # a day whose views reported no watch time
+
 
 def test_stats_answer_the_three_counts(app, client):
     add_video(app)
@@ -16,7 +18,8 @@ def test_stats_answer_the_three_counts(app, client):
     assert response.json == {
         "success": True,
         # one client: three views (the dedup window is off in these tests), one viewer
-        "data": {"videoId": "intro", "viewsToday": 3, "viewsMonth": 3, "viewsTotal": 3, "uniqueViewersToday": 1},
+        "data": {"videoId": "intro", "viewsToday": 3, "viewsMonth": 3, "viewsTotal": 3, "uniqueViewersToday": 1,
+                 "watchSecondsToday": 0.0, "watchSecondsMonth": 0.0, "completionsToday": 0},
     }
 
 
@@ -55,6 +58,7 @@ def test_cached_stats_still_turn_over_at_midnight(app, client, clock):
     clock.set(datetime(2026, 3, 15, 0, 0, 1, tzinfo=timezone.utc))
     assert client.get("/api/analytics/stats/intro").json["data"] == {
         "videoId": "intro", "viewsToday": 0, "viewsMonth": 1, "viewsTotal": 1, "uniqueViewersToday": 0,
+        "watchSecondsToday": 0.0, "watchSecondsMonth": 0.0, "completionsToday": 0,
     }
 
 
@@ -68,9 +72,9 @@ def test_daily_series_defaults_to_30_days_oldest_first(app, client, clock):
     assert response.status_code == 200
     series = response.json["data"]
     assert len(series) == 30
-    assert series[0] == {"date": "2026-02-14", "views": 0, "uniqueViewers": 0}
-    assert series[-2:] == [{"date": "2026-03-14", "views": 1, "uniqueViewers": 1},
-                           {"date": "2026-03-15", "views": 2, "uniqueViewers": 1}]
+    assert series[0] == {"date": "2026-02-14", "views": 0, "uniqueViewers": 0, **NO_WATCH}
+    assert series[-2:] == [{"date": "2026-03-14", "views": 1, "uniqueViewers": 1, **NO_WATCH},
+                           {"date": "2026-03-15", "views": 2, "uniqueViewers": 1, **NO_WATCH}]
     assert sum(day["views"] for day in series) == 3
 
 
@@ -104,5 +108,5 @@ def test_daily_series_dates_are_in_the_configured_time_zone(make_app):
     client = app.test_client()
     client.post("/api/analytics/view/intro")
     series = client.get("/api/analytics/stats/intro/daily?days=2").json["data"]
-    assert series == [{"date": "2026-03-14", "views": 0, "uniqueViewers": 0},
-                      {"date": "2026-03-15", "views": 1, "uniqueViewers": 1}]
+    assert series == [{"date": "2026-03-14", "views": 0, "uniqueViewers": 0, **NO_WATCH},
+                      {"date": "2026-03-15", "views": 1, "uniqueViewers": 1, **NO_WATCH}]

@@ -65,7 +65,7 @@ def test_a_viewer_back_after_the_window_adds_a_view_not_a_unique_viewer(app, cli
     assert view(client).json["data"]["counted"] is True
     assert stored(app) == {"total": 2, "today": 2, "uniques": 1, "logs": 2, "daily": 2, "daily_uniques": 1}
     series = client.get("/api/analytics/stats/intro/daily?days=1").json["data"]
-    assert series == [{"date": "2026-03-14", "views": 2, "uniqueViewers": 1}]
+    assert series == [{"date": "2026-03-14", "views": 2, "uniqueViewers": 1, "watchSeconds": 0.0, "completions": 0}]
 
 
 def test_the_window_is_measured_from_the_last_counted_view(app, client, clock):

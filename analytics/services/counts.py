@@ -17,6 +17,10 @@ class Counts:
     views_month: int
     views_total: int
     uniques_today: int = 0
+    # What the views reported playing (services/watch.py): only the stats answer reads these.
+    watch_ms_today: int | None = None
+    watch_ms_month: int | None = None
+    completions_today: int | None = None
 
 
 @dataclass(slots=True)  # made per view: see Counts
@@ -70,16 +74,24 @@ class CounterRow:
                           self.period_day if late_day else period.day,
                           self.period_month if late_month else period.month)
 
-    def counts(self, stamps: Stamps) -> Counts:
-        """Return the counts by the stamps rule: a stale period counter is 0."""
+    def counts(self, stamps: Stamps, watched: "WatchSums | None" = None) -> Counts:
+        """Return the counts by the stamps rule (a stale period counter is 0), with the watch sums if given."""
         day, month = stamps.current(self.period_day, self.period_month)
-        return Counts(
+        counts = Counts(
             video_id=self.video_id,
             views_today=self.views_today if day else 0,
             views_month=self.views_month if month else 0,
             views_total=self.views_total,
             uniques_today=self.uniques_today if day else 0,
         )
+        if watched is not None:
+            counts.watch_ms_today, counts.watch_ms_month, counts.completions_today = watched[2:]
+        return counts
+
+
+# A video's watch time as of one local day: (that day's ordinal, its month's first day's ordinal,
+# watch ms that day, watch ms that month, completions that day). Plain values, as the cache keeps them.
+WatchSums = tuple[int, int, int, int, int]
 
 
 def _counter_row(video_id, views_today, views_month, views_total, uniques_today, day, month) -> CounterRow:

@@ -9,8 +9,8 @@ from sqlalchemy.sql.util import ClauseAdapter
 
 from ..clock import Clock
 from ..database import read_transaction
-from ..models import (BUCKET_SECONDS, FILTER_REASONS, SUMMARY_COLUMNS, DailySummary, DailyView, Video, ViewBucket,
-                      counter_totals)
+from ..models import (BUCKET_SECONDS, FILTER_REASONS, SUMMARY_COLUMNS, DailySummary, DailyView, DailyWatch, Video,
+                      ViewBucket, counter_totals)
 from .stamps import Stamps
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -38,11 +38,13 @@ class Totals:
 
 
 class DayCount(NamedTuple):
-    """Views and distinct viewers on one local day."""
+    """Views and distinct viewers on one local day, and what the views reported playing."""
 
     date: date
     views: int
     unique_viewers: int
+    watch_ms: int = 0
+    completions: int = 0
 
 
 def totals(clock: Clock) -> Totals:
@@ -101,11 +103,17 @@ def views_per_day(days: int, clock: Clock, video_id: str | None = None) -> list[
     today = clock.today()
     first = today - timedelta(days=days - 1)
     if video_id is not None:
-        query = sa.select(DailyView.day, DailyView.views, DailyView.unique_viewers).where(
+        counted = sa.select(DailyView.day, DailyView.views, DailyView.unique_viewers).where(
             DailyView.day.between(first, today), DailyView.video_id == video_id)
+        watched = sa.select(DailyWatch.day, DailyWatch.watch_ms, DailyWatch.completions).where(
+            DailyWatch.day.between(first, today), DailyWatch.video_id == video_id)
     else:
-        query = sa.select(DailySummary.day, DailySummary.views, DailySummary.unique_viewers).where(
+        counted = sa.select(DailySummary.day, DailySummary.views, DailySummary.unique_viewers).where(
+            DailySummary.day.between(first, today))
+        watched = sa.select(DailySummary.day, DailySummary.watch_ms, sa.literal(0)).where(
             DailySummary.day.between(first, today))
     with read_transaction() as connection:
-        stored = {day: (int(views), int(uniques)) for day, views, uniques in connection.execute(query).all()}
-    return [DayCount(day, *stored.get(day, (0, 0))) for day in (first + timedelta(n) for n in range(days))]
+        views = {day: (int(n), int(uniques)) for day, n, uniques in connection.execute(counted).all()}
+        watch = {day: (int(ms), int(completions)) for day, ms, completions in connection.execute(watched).all()}
+    return [DayCount(day, *views.get(day, (0, 0)), *watch.get(day, (0, 0)))
+            for day in (first + timedelta(n) for n in range(days))]

@@ -1,4 +1,4 @@
-"""Which requests to leave uncounted before any dedup: the owner's own, prefetches, bots."""
+"""Which requests to leave uncounted before any dedup: the owner's own, other sites', prefetches, bots."""
 
 import ipaddress
 from collections.abc import Iterable
@@ -12,9 +12,10 @@ _EXTENSION = "viewtally.screen"
 class Screen:
     """The filters of one app, built once from its config."""
 
-    def __init__(self, bots, ignored: Iterable = ()):
+    def __init__(self, bots, ignored: Iterable = (), embedders: Iterable = ()):
         self.bots = bots
         self.ignored = tuple(ignored)
+        self.embedders = frozenset(embedders)  # the sites allowed to count views; empty: any
 
     @classmethod
     def from_config(cls, config) -> "Screen":
@@ -23,12 +24,19 @@ class Screen:
             from .bots import BotFilter  # its lists load only where the filter is on
 
             bots = BotFilter(allow=config["BOT_FILTER_ALLOW"])
-        return cls(bots, config["IGNORE_IPS"])
+        return cls(bots, config["IGNORE_IPS"], config["ALLOWED_EMBED_ORIGINS"])
 
     def reason(self, visitor: Visitor) -> str | None:
-        """Return why this request is not a view ("excluded", "prefetch", "bot"), or None if it may count."""
+        """Return why this request is not a view ("excluded", "origin", "prefetch", "bot"), or None if it may count.
+
+        With allowed sites listed, a view must name one (or this server) by
+        Origin or Referer: a page elsewhere, or one that hides its address
+        (referrerpolicy="no-referrer"), cannot count views.
+        """
         if self.ignored and self._ignored(visitor.address):
             return "excluded"
+        if self.embedders and not visitor.own_origin and visitor.origin not in self.embedders:
+            return "origin"
         if visitor.prefetch:
             return "prefetch"
         if self.bots is not None and self.bots.is_bot(visitor.user_agent):

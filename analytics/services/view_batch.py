@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ..database import dialect_insert
-from ..models import (BUCKET_SECONDS, SUMMARY_COLUMNS, DailySummary, DailyView, DayViewer, RecentView, Video,
-                      VideoViewLog, ViewBucket)
+from ..models import (BUCKET_SECONDS, ORIGINS_KEPT, OTHER_ORIGINS, SUMMARY_COLUMNS, DailyOrigin, DailySummary,
+                      DailyView, DayViewer, RecentView, Video, VideoViewLog, ViewBucket, WatchedView)
 from ..prepared import Prepared
 from .counts import CounterRow, Counts, Outcome
 from .errors import VideoNotFound
@@ -35,6 +35,8 @@ class View:
     elsewhere: tuple[tuple[date, bytes], ...] = ()  # (day, hash) of the viewer on other days the window reaches
     lock: int | None = None  # PostgreSQL: one such viewer and video at a time across those days
     cutoff: datetime | None = None  # a view of this viewer counted after it makes this one a repeat
+    watched: bytes | None = None  # the hash of the player's view id, whose watch reports this view takes
+    origin: str | None = None  # the embedding site, counted with the view
 
 
 def write(connection: Connection, views: list[View]) -> list[Outcome | Exception]:
@@ -71,7 +73,8 @@ def write(connection: Connection, views: list[View]) -> list[Outcome | Exception
     viewer_rows.write()
 
     latest: dict[str, Counts] = {}
-    log_rows, first_of_day = [], set()
+    log_rows, watched_rows, first_of_day = [], [], set()
+    origins: Counter = Counter()  # (video, day, origin) -> views
     days: dict[tuple[str, date], list[int]] = defaultdict(lambda: [0, 0])  # (video, day) -> [views, new viewers]
     buckets: Counter = Counter()
     groups = [(video_id, views[members[0][0]].stamps, members, sum(first for _, first in members))
@@ -93,12 +96,21 @@ def write(connection: Connection, views: list[View]) -> list[Outcome | Exception
             view = views[i]
             results[i] = Outcome(counts)
             log_rows.append({"video": video_id, "now": view.now})
+            if view.watched is not None:
+                watched_rows.append({"video": video_id, "view": view.watched, "on_day": day, "now": view.now})
+            if view.origin is not None:
+                origins[(video_id, day, view.origin)] += 1
             buckets[bucket_start(view.now)] += 1
             if first:
                 first_of_day.add((day, view.viewer))
     _ADD_TO_DAY.run_many(connection, [{"video": video_id, "on_day": day, "views": n, "new_viewer": new}
                                       for (video_id, day), (n, new) in sorted(days.items())])
     _ADD_TO_LOG.run_many(connection, log_rows)
+    if watched_rows:
+        _ADD_WATCHED.run_many(connection, watched_rows)
+    if origins:
+        _ADD_TO_ORIGIN.run_many(connection, [{"video": video_id, "on_day": day, "origin": origin, "views": n}
+                                             for (video_id, day, origin), n in sorted(origins.items())])
     for day in sorted({day for day, _ in first_of_day}):  # the rows inserted are the day's new viewers
         site[day]["unique_viewers"] += _FIRST_ON_SITE.run_many(connection, [
             {"on_day": day, "viewer_hash": viewer} for on_day, viewer in sorted(first_of_day) if on_day == day])
@@ -365,3 +377,41 @@ _ADD_TO_DAY = Prepared(_add_to_day)
 _FIRST_ON_SITE = Prepared(_first_on_site)
 _ADD_TO_SUMMARY = Prepared(_add_to_summary)
 _ADD_TO_BUCKET = Prepared(_add_to_bucket)
+
+
+def _add_watched(dialect_name: str):
+    """An insert of a counted view that may report watch time; a view id sent again keeps its first view."""
+    return dialect_insert(dialect_name, WatchedView).values(
+        video_id=sa.bindparam("video"), view=sa.bindparam("view", type_=WatchedView.view.type),
+        day=sa.bindparam("on_day", type_=WatchedView.day.type),
+        counted_at=sa.bindparam("now", type_=WatchedView.counted_at.type),
+        reported=sa.false(), watch_ms=sa.literal_column("0"), position_ms=sa.literal_column("0"),
+        reached=sa.literal_column("0"), completed=sa.false(),
+    ).on_conflict_do_nothing()
+
+
+def _add_to_origin(dialect_name: str):
+    """An upsert adding :views to the video's day from :origin, or to its "other" row once ORIGINS_KEPT are kept.
+
+    One statement whatever the case, so a batch writes its origins in one
+    executemany. (Across PostgreSQL workers two new origins may pass the
+    check at once: the bound is then a few rows more, never unbounded.)
+    """
+    on_day = sa.bindparam("on_day", type_=DailyOrigin.day.type)
+    video, origin = sa.bindparam("video"), sa.bindparam("origin", type_=DailyOrigin.origin.type)
+    views = sa.bindparam("views", type_=sa.BigInteger)
+    of_day = (DailyOrigin.video_id == video, DailyOrigin.day == on_day)
+    kept = sa.or_(
+        sa.exists().where(*of_day, DailyOrigin.origin == origin),
+        sa.select(sa.func.count()).where(*of_day, DailyOrigin.origin != OTHER_ORIGINS).scalar_subquery()
+        < ORIGINS_KEPT)
+    row = sa.select(video.label("video_id"), on_day.label("day"),
+                    sa.case((kept, origin), else_=sa.literal(OTHER_ORIGINS, DailyOrigin.origin.type)).label("origin"),
+                    views.label("views")).where(sa.true())  # WHERE: SQLite's parser wants one before ON CONFLICT
+    statement = dialect_insert(dialect_name, DailyOrigin).from_select(["video_id", "day", "origin", "views"], row)
+    return statement.on_conflict_do_update(index_elements=[DailyOrigin.video_id, DailyOrigin.day, DailyOrigin.origin],
+                                           set_={"views": DailyOrigin.views + statement.excluded.views})
+
+
+_ADD_WATCHED = Prepared(_add_watched)
+_ADD_TO_ORIGIN = Prepared(_add_to_origin)

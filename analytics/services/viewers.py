@@ -44,6 +44,9 @@ class Visitor:
     user_agent: str | None = None
     session: str | None = None
     prefetch: bool = False
+    origin: str | None = None  # the embedding page's scheme and host, from Origin or Referer
+    own_origin: bool = False  # the origin is this server's own (the demo page)
+    view: str | None = None  # the random id the player gave this view, for its watch reports
 
     def identity(self) -> bytes:
         """Return what the hash is taken of: the session id if there is one, else address and agent."""

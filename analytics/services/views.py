@@ -5,12 +5,12 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from ..clock import Clock
+from ..clock import Clock, Period
 from ..context import running_app
 from ..database import read_transaction, write_transaction
 from ..models import Video
-from . import overview, stats_cache, view_batch, viewers
-from .counts import CounterRow, Counts, Outcome
+from . import overview, stats_cache, view_batch, viewers, watch
+from .counts import CounterRow, Counts, Outcome, WatchSums
 from .errors import VideoNotFound
 from .group_commit import GroupCommit
 from .screening import current_screen
@@ -49,6 +49,7 @@ def view_of(video_id: str, clock: Clock, visitor: Visitor) -> View:
     reason = current_screen().reason(visitor)
     if reason is not None:
         return View(video_id, now, stamps, reason)
+    watched = None if visitor.view is None else watch.view_hash(visitor.view)
     day = stamps.period.day
     window = running_app().config["DEDUP_WINDOW_SECONDS"]
     others = viewers.other_days(clock, now, day, window, stamps.late_views)
@@ -57,7 +58,7 @@ def view_of(video_id: str, clock: Clock, visitor: Visitor) -> View:
     viewers.forget_keys_except({day, *others})
     return View(video_id, now, stamps, viewer=viewers.viewer_hash(visitor, day), elsewhere=elsewhere,
                 lock=viewers.lock_id(visitor, video_id) if others else None,
-                cutoff=now - timedelta(seconds=window) if window else None)
+                cutoff=now - timedelta(seconds=window) if window else None, watched=watched, origin=visitor.origin)
 
 
 def _writer() -> GroupCommit:
@@ -100,15 +101,30 @@ def _load_counters(video_id: str) -> CounterRow | None:
         return view_batch.counter_rows(connection, [video_id]).get(video_id)
 
 
+def _load_stats(video_id: str, period: Period) -> tuple[CounterRow, WatchSums] | None:
+    with read_transaction() as connection:
+        row = view_batch.counter_rows(connection, [video_id]).get(video_id)
+        return None if row is None else (row, watch.sums(connection, video_id, period))
+
+
 def get_stats(video_id: str, clock: Clock) -> Counts:
-    """Return a video's counts, from the cache when it is still current.
+    """Return a video's counts and today's and this month's watch time, from the cache when still current.
+
+    A cached entry read before midnight has yesterday's watch sums: they are read again.
 
     :raises VideoNotFound:
     """
-    row = stats_cache.fetch(video_id, lambda: _load_counters(video_id))
-    if row is None:
+    stamps = Stamps.at(clock)
+    entry = stats_cache.fetch(video_id, lambda: _load_stats(video_id, stamps.period))
+    if entry is not None and not isinstance(entry, tuple):  # cached by an earlier release: counters alone
+        entry = _load_stats(video_id, stamps.period)
+    if entry is None:
         raise VideoNotFound(video_id)
-    return row.counts(Stamps.at(clock))
+    row, watched = entry
+    if watched[0] != stamps.period.day.toordinal():
+        with read_transaction() as connection:
+            watched = watch.sums(connection, video_id, stamps.period)
+    return row.counts(stamps, watched)
 
 
 def daily_views(video_id: str, days: int, clock: Clock) -> list[overview.DayCount]:

@@ -5,16 +5,21 @@ from flask import abort, current_app, render_template
 from ...clock import current_clock
 from ...context import this_request
 from ...extensions import limiter, when_limits_enabled
-from ...services import overview, resets, views
+from ...services import overview, resets, views, watch
+from ...services.errors import InvalidInput
 from ...services.videos import check_video_id
 from ..auth import admin_required, dashboard_data
 from ..params import whole_number
 from . import bp
 from .responses import ok, ok_counts, pixel
-from .visitors import visitor
+from .visitors import body_fields, checked_view_id, visitor
+
+WATCH_FIELDS = ("view", "seconds", "position", "duration")
 
 # Both ways of counting share one budget per client; so do the reads (stats, daily, totals, counters).
 track_limit = when_limits_enabled(limiter.shared_limit(lambda: current_app.config["TRACK_RATE_LIMIT"], scope="track"))
+# Watch reports have a budget of their own, as large: a view sends a few (ended, hidden, left).
+watch_limit = when_limits_enabled(limiter.shared_limit(lambda: current_app.config["TRACK_RATE_LIMIT"], scope="watch"))
 stats_limit = when_limits_enabled(limiter.shared_limit(lambda: current_app.config["STATS_RATE_LIMIT"], scope="stats"))
 
 
@@ -27,6 +32,24 @@ def track_view(video_id):
         return ok_counts(outcome.counts, counted=True, message="View tracked successfully")
     return ok_counts(outcome.counts, counted=False, message=f"View not counted ({outcome.reason})",
                      reason=outcome.reason)
+
+
+@bp.post("/analytics/watch/<video_id>")
+@watch_limit
+def watch_report(video_id):
+    """Take what a counted view's player played, replacing the view's earlier report."""
+    fields = body_fields(this_request(), WATCH_FIELDS, null_code="invalid_watch")
+    missing = [name for name in WATCH_FIELDS if name not in fields]
+    if missing:
+        raise InvalidInput(f"A watch report needs {', '.join(WATCH_FIELDS)}; missing: {', '.join(missing)}",
+                           code="invalid_watch")
+    report = watch.Report.checked(check_video_id(video_id), checked_view_id(fields["view"], required=True),
+                                  fields["seconds"], fields["position"], fields["duration"])
+    outcome = watch.record(report, current_clock())
+    if outcome.counted:
+        return ok({"videoId": video_id, "counted": True, "message": "Watch time recorded"})
+    return ok({"videoId": video_id, "counted": False, "reason": outcome.reason,
+               "message": "No view of this id was counted in the last 24 hours"})
 
 
 @bp.get("/analytics/pixel/<video_id>.gif")
@@ -88,8 +111,8 @@ def daily_stats(video_id):
     """Answer a video's views per day for the last `days` days, oldest first."""
     days = whole_number("days", default=30, low=1, high=366)
     series = views.daily_views(check_video_id(video_id), days, current_clock())
-    return ok([{"date": day.date.isoformat(), "views": day.views, "uniqueViewers": day.unique_viewers}
-               for day in series])
+    return ok([{"date": day.date.isoformat(), "views": day.views, "uniqueViewers": day.unique_viewers,
+                "watchSeconds": day.watch_ms / 1000, "completions": day.completions} for day in series])
 
 
 @bp.get("/analytics/totals")

@@ -12,13 +12,17 @@ from flask import render_template, url_for
 from ...models import FILTER_REASONS
 from ...services.videos import SORTS, TITLE_MAX
 from . import bp
-from .visitors import SESSION_HEADER, SESSION_MAX
+from .analytics import WATCH_FIELDS
+from .visitors import SESSION_HEADER, SESSION_MAX, VIEW_ID
 
 VIDEO_ID = {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$", "example": "intro-2026"}
 COUNT = {"type": "integer", "minimum": 0}
 SESSION = {"type": "string", "minLength": 1, "maxLength": SESSION_MAX,
            "description": f"1 to {SESSION_MAX} printable characters naming the viewer"}
 TIMESTAMP = {"type": "string", "format": "date-time"}
+VIEW = {"type": "string", "pattern": f"^{VIEW_ID.pattern}$",
+        "description": "The random id the player made for this view (one element, one page load)"}
+SECONDS = {"type": "number", "minimum": 0, "maximum": 86400}
 
 # Every operation may meet these.
 COMMON_ERRORS = {413: ["payload_too_large"], 503: ["database_unavailable"]}
@@ -84,7 +88,21 @@ def _pixel_errors() -> dict:
     return answers
 
 
-_view_body = _object({"session": SESSION}, required=[])
+_view_body = _object({"session": SESSION, "view": VIEW}, required=[])
+_watch_body = _object({
+    "view": VIEW, "seconds": {**SECONDS, "description": "Seconds played, parts skipped by seeking left out"},
+    "position": {**SECONDS, "description": "The furthest point reached, at most duration"},
+    "duration": {**SECONDS, "description": "The video's duration"}}, required=list(WATCH_FIELDS))
+# Form fields are text; JSON may send them as numbers or as text.
+_watch_form = _object({name: {"type": "string"} for name in WATCH_FIELDS})
+
+
+def _bodies(schema: dict, form: dict | None = None) -> dict:
+    """A body as JSON, a form, or text/plain JSON (what fetch() sends for a JSON.stringify() body)."""
+    return {"application/json": {"schema": schema}, "application/x-www-form-urlencoded": {"schema": form or schema},
+            "text/plain": {"schema": {"type": "string", "contentMediaType": "application/json",
+                                      "contentSchema": schema}}}
+
 ANALYTICS = ["analytics"]
 
 PATHS = {
@@ -94,15 +112,24 @@ PATHS = {
             "operationId": "track_view", "tags": ANALYTICS, "summary": "Count a view",
             "description": "200 whether the view counted or not; the reason says why not.",
             "parameters": [SESSION_PARAMETER],
-            "requestBody": {"required": False, "content": {
-                "application/json": {"schema": _view_body},
-                "application/x-www-form-urlencoded": {"schema": _view_body},
-                # What fetch() sends for a JSON.stringify() body: read as JSON.
-                "text/plain": {"schema": {"type": "string", "contentMediaType": "application/json",
-                                          "contentSchema": _view_body}},
-            }},
+            "requestBody": {"required": False, "content": _bodies(_view_body)},
             "responses": _responses(_ok(_ref("TrackedView")), {
-                400: ["invalid_video_id", "invalid_session", "invalid_json", "unknown_field", "bad_request"],
+                400: ["invalid_video_id", "invalid_session", "invalid_view", "invalid_json", "unknown_field",
+                      "bad_request"],
+                404: ["video_not_found"], 429: ["rate_limited"]}),
+        },
+    },
+    "/api/analytics/watch/{video_id}": {
+        "parameters": [PATH_VIDEO_ID],
+        "post": {
+            "operationId": "watch_report", "tags": ANALYTICS, "summary": "Report what a counted view played",
+            "description": "A later report of the same view replaces the earlier one (never lowering it). Only a "
+                           "view counted with this id in the last 24 hours may report; otherwise counted is false "
+                           "and the reason unknown_view.",
+            "requestBody": {"required": True, "content": _bodies(_watch_body, _watch_form)},
+            "responses": _responses(_ok(_ref("WatchReport")), {
+                400: ["invalid_video_id", "invalid_view", "invalid_watch", "invalid_json", "unknown_field",
+                      "bad_request"],
                 404: ["video_not_found"], 429: ["rate_limited"]}),
         },
     },
@@ -207,18 +234,24 @@ PATHS = {
 
 _COUNTS = {"videoId": VIDEO_ID, "viewsToday": COUNT, "viewsMonth": COUNT, "viewsTotal": COUNT,
            "uniqueViewersToday": COUNT}
+SECONDS_PLAYED = {"type": "number", "minimum": 0, "description": "Seconds the views reported playing"}
 _LAST_RUN = _object({"at": TIMESTAMP, "trigger": {"type": "string"}, "outcome": {"type": "string"},
                      "count": {"type": ["integer", "null"]}, "error": {"type": ["string", "null"]}})
 _JOB = _object({"lastRun": {"oneOf": [{"type": "null"}, _LAST_RUN]},
                 "nextRun": {"oneOf": [{"type": "null"}, TIMESTAMP]}})
 
 SCHEMAS = {
-    "Counts": _object(_COUNTS),
+    "Counts": _object({**_COUNTS, "watchSecondsToday": SECONDS_PLAYED, "watchSecondsMonth": SECONDS_PLAYED,
+                       "completionsToday": {**COUNT, "description": "Views today that reached 90 % of the video"}}),
+    "WatchReport": _object({"videoId": VIDEO_ID, "counted": {"type": "boolean"}, "message": {"type": "string"},
+                            "reason": {"const": "unknown_view", "description": "Only when not counted"}},
+                           required=["videoId", "counted", "message"]),
     "TrackedView": _object({
         "message": {"type": "string"}, "counted": {"type": "boolean"},
         "reason": {"type": "string", "enum": list(FILTER_REASONS), "description": "Only when not counted"},
         **_COUNTS}, required=["message", "counted", *_COUNTS]),
-    "Day": _object({"date": {"type": "string", "format": "date"}, "views": COUNT, "uniqueViewers": COUNT}),
+    "Day": _object({"date": {"type": "string", "format": "date"}, "views": COUNT, "uniqueViewers": COUNT,
+                    "watchSeconds": SECONDS_PLAYED, "completions": COUNT}),
     "Totals": _object({
         "viewsToday": COUNT, "viewsMonth": COUNT, "viewsTotal": COUNT, "uniqueViewersToday": COUNT,
         "filteredToday": _object({reason: COUNT for reason in FILTER_REASONS}),

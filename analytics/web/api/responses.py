@@ -46,13 +46,19 @@ def ok_counts(counts: Counts, **before) -> Response:
     envelope encodes them (tests check the two ways agree).
     """
     app = running_app()
-    if app.debug or not VIDEO_ID.fullmatch(counts.video_id):
+    watched = counts.watch_ms_today is not None
+    if app.debug or not VIDEO_ID.fullmatch(counts.video_id) or (watched and before):
         return ok({**before, **counts_json(counts)})
-    # With each value's type: True and 1 are one key to a cache, but not one JSON value.
-    head = _members(tuple((name, type(value), value) for name, value in before.items())) if before else ""
+    if watched:  # the stats answer: its members before and after the counts
+        head = f'"completionsToday":{counts.completions_today:d},'
+        tail = (f',"watchSecondsMonth":{counts.watch_ms_month / 1000!r},'
+                f'"watchSecondsToday":{counts.watch_ms_today / 1000!r}')
+    else:  # with each value's type: True and 1 are one key to a cache, but not one JSON value
+        head = _members(tuple((name, type(value), value) for name, value in before.items())) if before else ""
+        tail = ""
     body = (f'{{"data":{{{head}"uniqueViewersToday":{counts.uniques_today:d},"videoId":"{counts.video_id}",'
             f'"viewsMonth":{counts.views_month:d},"viewsToday":{counts.views_today:d},'
-            f'"viewsTotal":{counts.views_total:d}}},"success":true}}\n')
+            f'"viewsTotal":{counts.views_total:d}{tail}}},"success":true}}\n')
     return app.response_class(body, content_type="application/json")
 
 
@@ -87,13 +93,18 @@ def reject_unknown_fields(body, known: tuple[str, ...]) -> None:
 
 
 def counts_json(counts: Counts) -> dict:
-    return {
+    """A video's counts as the API names them, with its watch time where the counts hold it (the stats answer)."""
+    answer = {
         "videoId": counts.video_id,
         "viewsToday": counts.views_today,
         "viewsMonth": counts.views_month,
         "viewsTotal": counts.views_total,
         "uniqueViewersToday": counts.uniques_today,
     }
+    if counts.watch_ms_today is not None:
+        answer.update(watchSecondsToday=counts.watch_ms_today / 1000, watchSecondsMonth=counts.watch_ms_month / 1000,
+                      completionsToday=counts.completions_today)
+    return answer
 
 
 def video_json(video: dict) -> dict:

@@ -1,18 +1,24 @@
-"""Who sent a view, as the request tells it: address, user agent, session id, prefetch."""
+"""Who sent a view, as the request tells it: address, user agent, session id, prefetch, the embedding site."""
 
 import json
+import re
+from urllib.parse import urlsplit
 
-from ...context import this_request
+from ...context import running_app, this_request
 from ...services.errors import InvalidInput
 from ...services.viewers import Visitor
 from .responses import reject_unknown_fields
 
 SESSION_HEADER = "X-Viewtally-Session"
 SESSION_MAX = 128
+# The id a player makes for each view it sends (track.js: 22 random characters), for its watch reports.
+VIEW_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
+VIEW_FIELDS = ("session", "view")
 _SESSION_KEY = "HTTP_" + SESSION_HEADER.upper().replace("-", "_")  # its WSGI key
 # Headers by which browsers announce a prefetch or prerender (their WSGI keys), and the values that mean it.
 _PREFETCH_HEADERS = (("HTTP_SEC_PURPOSE", ("prefetch", "prerender")), ("HTTP_PURPOSE", ("prefetch", "prerender")),
                      ("HTTP_X_MOZ", ("prefetch",)), ("HTTP_X_PURPOSE", ("preview",)))
+ORIGIN_MAX = 300
 
 
 def visitor() -> Visitor:
@@ -21,12 +27,55 @@ def visitor() -> Visitor:
     The address is the socket peer, or what TRUSTED_PROXIES lets ProxyFix
     take from X-Forwarded-For; no other header is believed.
 
-    :raises InvalidInput: a malformed session id or JSON body.
+    :raises InvalidInput: a malformed session id, view id or JSON body.
     """
     req = this_request()
     environ = req.environ  # read straight: this runs on every view (ProxyFix has set REMOTE_ADDR by now)
+    body = body_fields(req, VIEW_FIELDS) if req.method == "POST" else {}
+    # The body is checked even when the header names the viewer: a bad body is a 400 either way.
+    session = _checked_session(body.get("session"))
+    header = _checked_session(environ.get(_SESSION_KEY))
+    origin = embedding_origin(environ)
     return Visitor(address=environ.get("REMOTE_ADDR") or "", user_agent=environ.get("HTTP_USER_AGENT"),
-                   session=_session(req), prefetch=_is_prefetch(environ))
+                   session=session if header is None else header, prefetch=_is_prefetch(environ),
+                   origin=origin, own_origin=origin is not None and origin == _own_origin(environ),
+                   view=checked_view_id(body.get("view"), required=False))
+
+
+def embedding_origin(environ: dict) -> str | None:
+    """Return the sending page's scheme and host (with a port other than the scheme's), or None.
+
+    From Origin, else Referer; never a path or query string. Anything but
+    http and https (file:, an opaque "null" origin) is unknown.
+    """
+    for header in ("HTTP_ORIGIN", "HTTP_REFERER"):
+        value = environ.get(header)
+        if value and value != "null":
+            return _origin_of(value)
+    return None
+
+
+def _origin_of(url: str) -> str | None:
+    try:
+        parts = urlsplit(url.strip())
+        scheme, host, port = parts.scheme.lower(), parts.hostname, parts.port
+    except ValueError:
+        return None
+    if scheme not in ("http", "https") or not host:
+        return None
+    if ":" in host:
+        host = f"[{host}]"  # an IPv6 address
+    default = 80 if scheme == "http" else 443
+    origin = f"{scheme}://{host}" if port in (None, default) else f"{scheme}://{host}:{port}"
+    return origin if len(origin) <= ORIGIN_MAX and origin.isprintable() else None
+
+
+def _own_origin(environ: dict) -> str | None:
+    public = running_app().config["PUBLIC_URL"]
+    if public:
+        return public
+    host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME")
+    return _origin_of(f"{environ.get('wsgi.url_scheme', 'http')}://{host}") if host else None
 
 
 def _is_prefetch(environ: dict) -> bool:
@@ -37,14 +86,6 @@ def _is_prefetch(environ: dict) -> bool:
     return False
 
 
-def _session(req) -> str | None:
-    """Return the session id from the header, or a "session" field of a JSON or form body."""
-    header = _checked_session(req.environ.get(_SESSION_KEY))
-    # The body is checked even when the header names the viewer: a bad body is a 400 either way.
-    body = _checked_session(_body_field(req, "session")) if req.method == "POST" else None
-    return body if header is None else header
-
-
 def _checked_session(value) -> str | None:
     if value is None:
         return None
@@ -53,26 +94,42 @@ def _checked_session(value) -> str | None:
     return value
 
 
-def _body_field(req, name: str):
-    if req.environ.get("CONTENT_LENGTH", "0") in ("", "0"):  # no body (a chunked one has a length by now)
+def checked_view_id(value, required: bool) -> str | None:
+    """Return a player's view id, checked: 16 to 64 letters, digits, "-" or "_"."""
+    if value is None and not required:
         return None
+    if not isinstance(value, str) or not VIEW_ID.fullmatch(value):
+        raise InvalidInput("A view id is 16 to 64 letters, digits, '-' or '_'", code="invalid_view")
+    return value
+
+
+def body_fields(req, names: tuple[str, ...], null_code: str | None = None) -> dict:
+    """Return the fields of a JSON, text/plain JSON or form body, refusing any not in `names`.
+
+    :raises InvalidInput: a body that is not a JSON object, an unknown field, or a null.
+    """
+    if req.environ.get("CONTENT_LENGTH", "0") in ("", "0"):  # no body (a chunked one has a length by now)
+        return {}
     # JSON, or text/plain: what fetch() sends for a JSON.stringify() body, which spares a
     # page on another site the CORS preflight, so it must be read (not ignored) too.
     if req.is_json or req.mimetype == "text/plain":
         data = req.get_data(cache=True)
         if not data.strip():
-            return None
+            return {}
         try:
             body = json.loads(data)
         except (ValueError, RecursionError):
             body = None
         if not isinstance(body, dict):
-            raise InvalidInput('Send a JSON object such as {"session": "…"}, or no body', code="invalid_json")
-        reject_unknown_fields(body, (name,))
-        if name in body and body[name] is None:  # null is no way to leave a field out
-            raise InvalidInput(f"'{name}' must not be null; leave it out instead", code=f"invalid_{name}")
-        return body.get(name)
+            example = ", ".join(f'"{name}": …' for name in names)
+            raise InvalidInput(f"Send a JSON object such as {{{example}}}, or no body", code="invalid_json")
+        reject_unknown_fields(body, names)
+        for name, value in body.items():
+            if value is None:  # null is no way to leave a field out
+                raise InvalidInput(f"'{name}' must not be null; leave it out instead",
+                                   code=null_code or f"invalid_{name}")
+        return body
     if req.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        reject_unknown_fields([*req.form, *req.files], (name,))
-        return req.form.get(name)
-    return None
+        reject_unknown_fields([*req.form, *req.files], names)
+        return {name: req.form[name] for name in names if name in req.form}
+    return {}

@@ -4,6 +4,11 @@
   "use strict";
   var REFRESH_MS = 30000;
   var format = function (n) { return Number(n).toLocaleString("en-US"); };
+  var two = function (n) { return (n < 10 ? "0" : "") + n; };
+  var duration = function (seconds) {  // m:ss, or h:mm:ss from an hour, as the pages write it
+    var whole = Math.round(seconds), hours = Math.floor(whole / 3600), rest = whole % 3600;
+    return hours ? hours + ":" + two(Math.floor(rest / 60)) + ":" + two(rest % 60) : Math.floor(rest / 60) + ":" + two(rest % 60);
+  };
 
   function getJSON(url) {
     return fetch(url, { headers: { Accept: "application/json" } })
@@ -21,6 +26,9 @@
   function fillTotals(data) {
     document.querySelectorAll("[data-total]").forEach(function (cell) {
       cell.textContent = format(data[cell.getAttribute("data-total")]);
+    });
+    document.querySelectorAll("[data-duration]").forEach(function (cell) {
+      cell.textContent = duration(data[cell.getAttribute("data-duration")]);
     });
     document.querySelectorAll("[data-filtered]").forEach(function (cell) {
       cell.textContent = format(data.filteredToday[cell.getAttribute("data-filtered")]);

@@ -45,6 +45,7 @@ def test_totals_compare_with_the_periods_before_at_the_same_point(app, client, c
         "viewsToday": 5, "viewsMonth": 10, "viewsTotal": 19, "viewsYesterdayByNow": 2, "viewsLastMonthByNow": 4,
         "videos": 2, "uniqueViewersToday": 1,  # one client viewed both videos: one viewer today
         "filteredToday": {"bot": 0, "duplicate": 0, "excluded": 0, "prefetch": 0, "origin": 0},
+        "watchSecondsToday": 0.0, "watchSecondsTotal": 0.0,
     }
 
 

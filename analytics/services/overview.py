@@ -35,6 +35,8 @@ class Totals:
     videos: int
     uniques_today: int = 0
     filtered_today: dict[str, int] = field(default_factory=dict)
+    watch_ms_today: int = 0  # what the views counted today reported playing
+    watch_ms_total: int = 0
 
 
 class DayCount(NamedTuple):
@@ -51,8 +53,8 @@ def totals(clock: Clock) -> Totals:
     """Return today's, this month's and all-time views, and what the periods before had by now.
 
     Every sum reads a few rows: the counters' sums per stamp pair (on
-    PostgreSQL, the index of the current stamps), and at most a month of
-    buckets.
+    PostgreSQL, the index of the current stamps), at most a month of
+    buckets, and a row a day for the watch time.
     """
     now = clock.now()
     stamps = Stamps.at(clock, now)
@@ -70,13 +72,16 @@ def totals(clock: Clock) -> Totals:
                                               min(last_month_start + (now - month_start), month_start))),
             sa.select(sa.func.count()).select_from(Video).scalar_subquery(),
         )).one()
-        summary = connection.execute(sa.select(*(getattr(DailySummary, name) for name in SUMMARY_COLUMNS))
+        summary = connection.execute(sa.select(*(getattr(DailySummary, name) for name in SUMMARY_COLUMNS),
+                                               DailySummary.watch_ms)
                                      .where(DailySummary.day == period.day)).one_or_none()
+        watched = int(connection.scalar(sa.select(sa.func.coalesce(sa.func.sum(DailySummary.watch_ms), 0))))
     today_views, month_views, all_views, yesterday, last_month, videos = (int(value) for value in row)
-    uniques, *filtered = summary or [0] * len(SUMMARY_COLUMNS)
+    uniques, *filtered, watched_today = summary or [0] * (len(SUMMARY_COLUMNS) + 1)
     return Totals(today=today_views, month=month_views, total=all_views, yesterday_by_now=yesterday,
                   last_month_by_now=last_month, videos=videos, uniques_today=uniques,
-                  filtered_today=dict(zip(FILTER_REASONS, filtered)))
+                  filtered_today=dict(zip(FILTER_REASONS, filtered)), watch_ms_today=watched_today,
+                  watch_ms_total=watched)
 
 
 def _counter_sums(connection, stamps: Stamps, total) -> tuple:

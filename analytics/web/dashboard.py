@@ -1,11 +1,11 @@
 """The dashboard: what is watched, server-rendered for people."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask import Blueprint, current_app, redirect, render_template, url_for
 
 from ..clock import current_clock
-from ..services import overview, videos
+from ..services import origins, overview, videos, watch
 from ..services.videos import SORTS, check_video_id
 from .params import choice, text, whole_number
 from .session import logged_in, to_login
@@ -21,6 +21,22 @@ RANGES = ("7", "30", "90", "365")
 def thousands(number: int) -> str:
     """Write a count with thousands separators: 12,345."""
     return f"{number:,}"
+
+
+@bp.app_template_filter("duration")
+def duration(seconds: float | None) -> str:
+    """Write seconds as m:ss, or h:mm:ss from an hour; "—" for no data (as static/dashboard.js writes them)."""
+    if seconds is None:
+        return "—"
+    whole = round(seconds)
+    hours, rest = divmod(whole, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
+@bp.app_template_filter("percent")
+def percent(share: float | None) -> str:
+    """Write a share as a whole percentage, "—" for no data."""
+    return "—" if share is None else f"{share:.0%}"
 
 
 @bp.app_template_global("absolute_url")
@@ -75,13 +91,16 @@ def overview_page():
 
 @bp.get("/dashboard/videos/<video_id>")
 def video_page(video_id):
-    """Show one video's numbers, its views per day and the snippet that tracks it."""
+    """Show one video's numbers, its views per day, how and where it is watched, and the snippet that tracks it."""
     clock = current_clock()
     days = int(choice("days", default="30", allowed=RANGES))
     video = videos.get_video(check_video_id(video_id), clock)
+    last = clock.today()
+    first = last - timedelta(days=days - 1)
     return render_template(
         "dashboard/video.html",
         video=video, per_day=overview.views_per_day(days, clock, video["id"]),  # get_video checked the id
+        watching=watch.watching(video["id"], first, last), where=origins.where_watched(video["id"], first, last),
         days=days, ranges=RANGES, zone=current_app.config["TIMEZONE"],
     )
 

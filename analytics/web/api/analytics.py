@@ -124,7 +124,8 @@ def totals():
     return ok({"viewsToday": numbers.today, "viewsMonth": numbers.month, "viewsTotal": numbers.total,
                "uniqueViewersToday": numbers.uniques_today, "filteredToday": numbers.filtered_today,
                "viewsYesterdayByNow": numbers.yesterday_by_now, "viewsLastMonthByNow": numbers.last_month_by_now,
-               "videos": numbers.videos})
+               "videos": numbers.videos, "watchSecondsToday": numbers.watch_ms_today / 1000,
+               "watchSecondsTotal": numbers.watch_ms_total / 1000})
 
 
 @bp.post("/analytics/reset/daily")

@@ -257,7 +257,7 @@ SCHEMAS = {
         "filteredToday": _object({reason: COUNT for reason in FILTER_REASONS}),
         "viewsYesterdayByNow": {**COUNT, "description": "Views yesterday up to this time of day, to 5 minutes"},
         "viewsLastMonthByNow": {**COUNT, "description": "Views last month up to this day and time, to 5 minutes"},
-        "videos": COUNT}),
+        "videos": COUNT, "watchSecondsToday": SECONDS_PLAYED, "watchSecondsTotal": SECONDS_PLAYED}),
     "Reset": _object({"message": {"type": "string"}, "count": COUNT}),
     "NewVideo": _object({"id": VIDEO_ID, "title": {
         "type": "string", "minLength": 1, "maxLength": TITLE_MAX,

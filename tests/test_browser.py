@@ -460,6 +460,11 @@ def test_every_page_passes_axe_in_light_and_dark(browser, server, axe, scheme):
     register(server, "behind", "Behind the scenes")
     view(server, "trailer", 3)
     view(server, "behind", 5)
+    watched = {"view": "a" * 32, "seconds": 50, "position": 60, "duration": 120}  # the video page draws its curve
+    requests.post(f"{server.url}/api/analytics/view/trailer", data={"view": watched["view"]},
+                  headers={"User-Agent": BROWSER_UA, "Origin": "https://blog.example.com"}, timeout=10)
+    assert requests.post(f"{server.url}/api/analytics/watch/trailer", json=watched,
+                         timeout=10).json()["data"]["counted"] is True
     context = new_context(browser, color_scheme=scheme)
     page = context.new_page()
     found = []
@@ -484,3 +489,99 @@ def test_every_page_passes_axe_in_light_and_dark(browser, server, axe, scheme):
         found += axe_violations(page, axe)
     context.close()
     assert not found, f"axe-core finds {len(found)} violations in the {scheme} scheme:\n" + "\n".join(found)
+
+
+def watch_stats(server, video_id: str = "trailer") -> dict:
+    return requests.get(f"{server.url}/api/analytics/stats/{video_id}", timeout=10).json()["data"]
+
+
+def wait_for_watch(server, low: float, high: float, video_id: str = "trailer", timeout: float = 15.0) -> dict:
+    """Wait until the video's watch time today is within [low, high] seconds; return the stats."""
+    deadline = time.monotonic() + timeout
+    while not low <= (stats := watch_stats(server, video_id))["watchSecondsToday"] <= high:
+        assert time.monotonic() < deadline, f"watch time {stats['watchSecondsToday']} s, not {low}–{high} s"
+        time.sleep(0.1)
+    return stats
+
+
+def player_page(server, folder, name: str) -> None:
+    """A page on another site with the demo's 20-second video, muted, and the snippet."""
+    (folder / name).write_text(f"""<!doctype html><html><head><link rel="icon" href="data:,"></head><body>
+  <video id="v" src="{server.url}/static/demo.webm" muted preload="auto" data-viewtally-id="trailer"></video>
+  <script src="{server.url}/static/track.js"></script></body></html>""")
+
+
+def play_until(page, seconds: float) -> None:
+    """Play at four times the speed (each timeupdate still within the snippet's 2 s step) to `seconds`, then pause."""
+    page.evaluate("() => { const v = document.getElementById('v'); v.playbackRate = 4; return v.play(); }")
+    page.wait_for_function(f"document.getElementById('v').currentTime >= {seconds}", timeout=15_000)
+    page.evaluate("document.getElementById('v').pause()")
+
+
+def test_a_video_played_to_the_end_reports_its_watch_time_and_completion(browser, server, other_site):
+    folder, address = other_site
+    player_page(server, folder, "ended.html")
+    page = new_page(browser)
+    page.goto(f"{address}/ended.html")
+    page.evaluate("() => { const v = document.getElementById('v'); v.playbackRate = 4; return v.play(); }")
+    page.wait_for_function("document.getElementById('v').ended", timeout=20_000)
+    stats = wait_for_watch(server, 18, 20.5)  # the page is still open: the end alone reported it
+    assert (stats["viewsTotal"], stats["completionsToday"]) == (1, 1)
+    page.close()
+
+
+def test_a_hidden_page_reports_what_was_played_and_hiding_twice_counts_once(browser, server, other_site):
+    folder, address = other_site
+    player_page(server, folder, "hidden.html")
+    page = new_page(browser)
+    page.goto(f"{address}/hidden.html")
+    play_until(page, 6)
+    page.evaluate("""() => { Object.defineProperty(document, "hidden", {value: true, configurable: true});
+                             document.dispatchEvent(new Event("visibilitychange")); }""")
+    first = wait_for_watch(server, 5, 8)["watchSecondsToday"]
+    page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")  # hidden again, nothing more played
+    time.sleep(0.5)
+    assert watch_stats(server)["watchSecondsToday"] == first
+    page.evaluate("""() => { const v = document.getElementById('v'); v.currentTime = 16; }""")  # skip ahead
+    page.wait_for_function("!document.getElementById('v').seeking", timeout=10_000)
+    page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+    time.sleep(0.5)
+    assert watch_stats(server)["watchSecondsToday"] == first  # a seek plays nothing
+    assert watch_stats(server)["completionsToday"] == 0
+    page.close()
+
+
+def test_the_demo_played_halfway_and_left_shows_about_half_watched_on_its_page(browser, server):
+    """As a new user would: the demo page, half the video, then away to the video's page."""
+    page = new_page(browser)
+    page.goto(f"{server.url}/demo")
+    page.locator("#player").evaluate("v => { v.muted = true; v.playbackRate = 4; return v.play(); }")
+    deadline = time.monotonic() + 15  # polled from here: wait_for_function evaluates a string, which CSP refuses
+    while page.locator("#player").evaluate("v => v.currentTime") < 10:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    page.locator("#player").evaluate("v => v.pause()")
+    page.goto(f"{server.url}/dashboard/videos/trailer")  # leaving the demo: pagehide sends the report
+    wait_for_watch(server, 9, 12)
+    page.reload()
+    assert page.locator("[data-watch=reports]").inner_text() == "1"
+    share = int(page.locator("[data-watch=share]").inner_text().rstrip("%"))
+    assert 45 <= share <= 60, share
+    assert page.locator("[data-watch=completion]").inner_text() == "0%"
+    curve = page.locator("figure.retention circle").evaluate_all("points => points.map(p => +p.dataset.reached)")
+    assert curve[:10] == [1] * 10 and curve[-8:] == [0] * 8  # watched the first half, not the second
+    assert page.locator("[data-origin=direct]").inner_text() == "0"
+    assert page.locator(f"[data-origin='{server.url}']").inner_text() == "1"  # the demo is this server's own page
+    page.close()
+
+
+def test_an_embed_on_a_second_site_appears_under_where_it_is_watched(browser, server, other_site):
+    folder, address = other_site
+    player_page(server, folder, "embed.html")
+    page = new_page(browser)
+    page.goto(f"{address}/embed.html")
+    page.evaluate("document.getElementById('v').play()")
+    wait_for_total(server, 1)
+    page.goto(f"{server.url}/dashboard/videos/trailer")
+    assert page.locator(f"[data-origin='{address}']").inner_text() == "1"
+    page.close()

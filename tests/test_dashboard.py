@@ -1,5 +1,6 @@
 """The dashboard pages, server-side: numbers, chart, table, video page, friendly errors."""
 
+import gzip
 import html
 import re
 from datetime import datetime, timezone
@@ -7,6 +8,7 @@ from datetime import datetime, timezone
 import pytest
 
 from conftest import add_video, run_sql
+from served import ROOT
 
 
 def view(client, video_id="intro", times=1):
@@ -179,7 +181,10 @@ def test_the_player_snippet_is_small_and_served_as_javascript(client):
     with client.get("/static/track.js") as response:  # a file response: close it
         assert response.status_code == 200
         assert response.mimetype == "text/javascript"
-        assert len(response.data) < 2048
+        assert len(response.data) < 2048 and len(gzip.compress(response.data)) < 2048  # as served, minified
+        assert b"/* " not in response.data and b"sendBeacon" in response.data and b'"watch"' in response.data
+        source = (ROOT / "static" / "track.js").read_bytes()
+        assert len(source) > len(response.data)  # the file stays readable
         assert b"document.cookie" not in response.data and b"localStorage" not in response.data
 
 

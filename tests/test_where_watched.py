@@ -97,7 +97,7 @@ def test_the_video_page_shows_how_and_where_it_is_watched(app, client):
     count_view(client, VIEW, Origin="https://blog.example.com")
     report(client, VIEW, seconds=60, position=60, duration=120)
     page = text_of(client.get("/dashboard/videos/intro"))
-    assert "Average view duration 1:00" in page
+    assert "Average view duration 1:00 Average watched (about) 52%" in page  # 60 of 120 s: 52.5 %, to a fortieth
     assert "Completion rate 0%" in page
     assert "Views that reported 1" in page
     assert "https://blog.example.com 4 https://shop.example.org 1 direct or unknown 1" in page
@@ -110,7 +110,7 @@ def test_without_reports_the_video_page_says_there_is_no_data(app, client):
     add_video(app)
     client.get("/api/analytics/pixel/intro.gif")
     page = text_of(client.get("/dashboard/videos/intro"))
-    assert "Average view duration — Completion rate — Watch time — Views that reported 0" in page
+    assert "Average view duration — Average watched (about) — Completion rate — Watch time — Views that reported 0" in page
     assert "no view has reported what it played" in page
     assert "direct or unknown 1" in page
 

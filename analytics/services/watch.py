@@ -177,6 +177,17 @@ class Watching:
     def completion_rate(self) -> float | None:
         return self.completions / self.reports if self.reports else None
 
+    @property
+    def average_share(self) -> float | None:
+        """About how much of the video the views that reported reached, from the curve.
+
+        A view that reached the start of k twentieths stopped within the k-th:
+        taken at its middle, the estimate is off by at most a fortieth.
+        """
+        if not self.reached or not self.reached[0]:
+            return None
+        return (sum(self.reached) - self.reached[0] / 2) / (len(self.reached) * self.reached[0])
+
 
 def watching(video_id: str, first: date, last: date) -> Watching:
     """Return what a video's views counted from `first` to `last` (local days) reported."""

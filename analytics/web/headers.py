@@ -4,14 +4,14 @@ import flask
 
 from ..context import this_request
 
-# Every script and style is a file under static/; the demo plays a canvas stream (blob:)
-# in a <video>, and nobody may frame a page (clickjacking on the admin's buttons).
+# Every script, style and medium is a file under static/, and nobody may frame a page
+# (clickjacking on the admin's buttons).
 CONTENT_SECURITY_POLICY = "; ".join([
     "default-src 'self'",
     "script-src 'self'",
     "style-src 'self'",
     "img-src 'self' data:",
-    "media-src 'self' blob:",
+    "media-src 'self'",
     "connect-src 'self'",
     "base-uri 'none'",
     "form-action 'self'",

@@ -66,6 +66,13 @@ request = function()
   else
     wrk.headers["X-Viewtally-Session"] = "%(viewer)s-" .. n
   end
+  if %(report)s then
+    -- a watch report of the view seeded for each video, playing a second further each pass
+    local video, played = n %% %(videos)d, math.floor(n / %(videos)d) %% 600
+    wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+    return wrk.format(nil, "%(prefix)s" .. video, nil, "view=" .. string.format("bench-view-%%020d", video)
+                      .. "&seconds=" .. played .. "&position=" .. played .. "&duration=600")
+  end
   if %(videos)d > 0 then
     return wrk.format(nil, "%(prefix)s" .. (n %% %(videos)d) .. "%(suffix)s")
   end
@@ -159,7 +166,8 @@ def wrk(base_url: str, load: dict, seconds: float, connections: int, folder: Pat
     script = folder / "load.lua"
     script.write_text(LOAD_SCRIPT % {
         "agent": USER_AGENT, "viewer": f"bench-{time.monotonic_ns()}", "suffix": "", "videos": 0,
-        **load, "repeat": "true" if load.get("repeat") else "false"})
+        **load, "repeat": "true" if load.get("repeat") else "false",
+        "report": "true" if load.get("report") else "false"})
     # A long timeout, so a slow answer counts in the latencies rather than as a socket error.
     command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "30s", "--latency",
                "-s", str(script), base_url]
@@ -248,8 +256,10 @@ def commit() -> str:
 
 
 # (row name, method, path prefix, path suffix, spread over the videos?, repeat viewer?, counts views?)
+WATCH_ROW = "POST /api/analytics/watch/<id>"
 ROUTES = [
     ("POST /api/analytics/view/<id>", "POST", "/api/analytics/view/bench-", "", True, False, True),
+    (WATCH_ROW, "POST", "/api/analytics/watch/bench-", "", True, False, False),
     ("GET /api/analytics/pixel/<id>.gif", "GET", "/api/analytics/pixel/bench-", ".gif", True, False, True),
     ("POST /api/analytics/view/<id> (repeat)", "POST", f"/api/analytics/view/{HOT}", "", False, True, False),
     ("GET /api/analytics/stats/<id> (cached)", "GET", f"/api/analytics/stats/{HOT}", "", False, False, False),
@@ -303,12 +313,19 @@ def main() -> None:
             # The repeat row's viewer is seen once first, so every view wrk sends is a duplicate.
             seeded = requests.post(f"{served.url}/api/analytics/view/{HOT}", timeout=10, headers={
                 "User-Agent": USER_AGENT, "X-Viewtally-Session": "bench-repeat"}).json()["data"]["counted"]
+            # Each video gets one counted view with a view id, which the watch row then reports on.
+            for video in range(VIDEOS):
+                requests.post(f"{served.url}/api/analytics/view/bench-{video}", timeout=10,
+                              data={"view": f"bench-view-{video:020d}"},
+                              headers={"User-Agent": USER_AGENT, "X-Viewtally-Session": f"bench-watcher-{video}"})
             memory_before = served.memory_mib()
             for _ in range(options.rounds):
                 for name, method, prefix, suffix, spread, repeat, counts in ROUTES:
                     load = {"method": method, "prefix": prefix, "suffix": suffix, "videos": VIDEOS if spread else 0}
                     if repeat:
                         load.update(repeat=True, viewer="bench-repeat")
+                    if name == WATCH_ROW:
+                        load["report"] = True
                     # The bare route runs just before and just after, so a ratio compares runs
                     # seconds apart, and a drift of the machine's speed between them mostly cancels.
                     bare = {"method": method, "prefix": "/hello"}
@@ -339,7 +356,7 @@ def main() -> None:
                 acknowledged += sent
                 growth = {"views": sent, "before": memory_after, "after": served.memory_mib()}
             base_memory = baseline.memory_mib()
-        counted = stored_views(backend["url"]) - (1 if seeded else 0)
+        counted = stored_views(backend["url"]) - (1 if seeded else 0) - VIDEOS  # the watch row's views
 
     median = lambda runs, key: statistics.median(r[key] for r in runs)  # noqa: E731
     rows = []

@@ -115,9 +115,8 @@ def _write_reports(items) -> list:
     with write_transaction() as connection:
         for i in sorted(range(len(items)), key=lambda n: (items[n][0].video_id, items[n][0].view)):
             try:
-                with connection.begin_nested():
-                    results[i] = _write_report(connection, *items[i])
-            except VideoNotFound as error:
+                results[i] = _write_report(connection, *items[i])
+            except VideoNotFound as error:  # raised before the report wrote anything
                 results[i] = error
     return results
 

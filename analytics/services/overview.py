@@ -107,18 +107,20 @@ def views_per_day(days: int, clock: Clock, video_id: str | None = None) -> list[
     """
     today = clock.today()
     first = today - timedelta(days=days - 1)
+    zero = sa.literal(0, sa.BigInteger)
     if video_id is not None:
-        counted = sa.select(DailyView.day, DailyView.views, DailyView.unique_viewers).where(
+        counted = sa.select(DailyView.day, DailyView.views, DailyView.unique_viewers, zero, zero).where(
             DailyView.day.between(first, today), DailyView.video_id == video_id)
-        watched = sa.select(DailyWatch.day, DailyWatch.watch_ms, DailyWatch.completions).where(
+        watched = sa.select(DailyWatch.day, zero, zero, DailyWatch.watch_ms, DailyWatch.completions).where(
             DailyWatch.day.between(first, today), DailyWatch.video_id == video_id)
+        query = sa.union_all(counted, watched)  # one statement; a day may have views, reports or both
     else:
-        counted = sa.select(DailySummary.day, DailySummary.views, DailySummary.unique_viewers).where(
-            DailySummary.day.between(first, today))
-        watched = sa.select(DailySummary.day, DailySummary.watch_ms, sa.literal(0)).where(
-            DailySummary.day.between(first, today))
+        query = sa.select(DailySummary.day, DailySummary.views, DailySummary.unique_viewers, DailySummary.watch_ms,
+                          zero).where(DailySummary.day.between(first, today))
+    stored: dict[date, list[int]] = {}
     with read_transaction() as connection:
-        views = {day: (int(n), int(uniques)) for day, n, uniques in connection.execute(counted).all()}
-        watch = {day: (int(ms), int(completions)) for day, ms, completions in connection.execute(watched).all()}
-    return [DayCount(day, *views.get(day, (0, 0)), *watch.get(day, (0, 0)))
-            for day in (first + timedelta(n) for n in range(days))]
+        for day, *numbers in connection.execute(query):
+            sums = stored.setdefault(day, [0, 0, 0, 0])
+            for n, number in enumerate(numbers):
+                sums[n] += int(number or 0)
+    return [DayCount(day, *stored.get(day, (0, 0, 0, 0))) for day in (first + timedelta(n) for n in range(days))]

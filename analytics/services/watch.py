@@ -12,15 +12,18 @@ with the hourly purge after that, and the day's sums are all that is kept.
 
 import hashlib
 import logging
+from collections import Counter, defaultdict
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from functools import cache
 
 import sqlalchemy as sa
 
 from ..clock import Clock, Period
 from ..context import running_app
-from ..database import insert, read_transaction, write_transaction
-from ..models import RETENTION_BUCKETS, RETENTION_COLUMNS, DailySummary, DailyWatch, Video, WatchedView
+from ..database import dialect_insert, read_transaction, write_transaction
+from ..models import RETENTION_BUCKETS, RETENTION_COLUMNS, SUMMARY_COLUMNS, DailySummary, DailyWatch, Video, WatchedView
+from ..prepared import Prepared
 from . import stats_cache
 from .counts import WatchSums
 from .errors import InvalidInput, VideoNotFound
@@ -109,54 +112,130 @@ def record(report: Report, clock: Clock) -> WatchOutcome:
     return outcome
 
 
-def _write_reports(items) -> list:
-    """Write a batch of reports in one transaction, each view's row in one order (no deadlock across workers)."""
-    results: list = [None] * len(items)
+def _write_reports(items: list[tuple[Report, datetime]]) -> list[WatchOutcome | Exception]:
+    """Write a batch of reports in one transaction: each view's row and each day's sums once.
+
+    The batch reads its views' rows in one statement (locked in one order
+    on PostgreSQL, so two workers cannot deadlock), decides each report in
+    arrival order (a later report of the same view sees the earlier one),
+    and writes the rows and the sums with one executemany each.
+    """
+    results: list[WatchOutcome | Exception | None] = [None] * len(items)
     with write_transaction() as connection:
-        for i in sorted(range(len(items)), key=lambda n: (items[n][0].video_id, items[n][0].view)):
-            try:
-                results[i] = _write_report(connection, *items[i])
-            except VideoNotFound as error:  # raised before the report wrote anything
-                results[i] = error
+        keys = sorted({(report.video_id, report.view) for report, _ in items})
+        held = {}
+        for start in range(0, len(keys), _KEYS_AT_ONCE):
+            chunk = keys[start:start + _KEYS_AT_ONCE]
+            params = {}
+            for n, (video_id, view) in enumerate(chunk):
+                params[f"video_{n}"], params[f"view_{n}"] = video_id, view
+            statement = _view_rows_of(len(chunk), connection.dialect.name == "postgresql")
+            for video_id, view, day, counted_at, *state in statement.rows(connection, params):
+                held[(video_id, view)] = (day, counted_at, _State(*state))
+        changed: dict[tuple, tuple] = {}
+        days: dict[tuple[str, date], Counter] = defaultdict(Counter)
+        missing: list[int] = []
+        for i, (report, now) in enumerate(items):
+            found = held.get((report.video_id, report.view))
+            if found is None or found[1] <= now - timedelta(hours=REPORT_HOURS):
+                missing.append(i)
+                continue
+            day, counted_at, before = found
+            after = before.after(report)
+            held[(report.video_id, report.view)] = changed[(report.video_id, report.view)] = (day, counted_at, after)
+            days[(report.video_id, day)].update(after.minus(before))
+            results[i] = WatchOutcome()
+        if missing:
+            known = set(connection.execute(sa.select(Video.id).where(
+                Video.id.in_({items[i][0].video_id for i in missing}))).scalars())
+            for i in missing:
+                video_id = items[i][0].video_id
+                results[i] = WatchOutcome("unknown_view") if video_id in known else VideoNotFound(video_id)
+        _SET_VIEW.run_many(connection, [{"video": video_id, "view": view, **state.params()}
+                                        for (video_id, view), (_, _, state) in sorted(changed.items())])
+        _ADD_TO_DAY.run_many(connection, [{"video": video_id, "on_day": day, **{name: added[name] for name in _SUMS}}
+                                          for (video_id, day), added in sorted(days.items())])
+        site: Counter = Counter()
+        for (_, day), added in days.items():
+            site[day] += added["watch_ms"]
+        _ADD_TO_SITE.run_many(connection, [{"on_day": day, "watch_ms": ms} for day, ms in sorted(site.items()) if ms])
     return results
 
 
-def _write_report(connection, report: Report, now) -> WatchOutcome:
-    """Replace the view's last report with this one, and move its day's sums by the difference."""
-    row = connection.execute(_VIEW_ROW.with_for_update() if connection.dialect.name == "postgresql" else _VIEW_ROW,
-                             {"video": report.video_id, "view": report.view,
-                              "since": now - timedelta(hours=REPORT_HOURS)}).first()
-    if row is None:
-        if connection.scalar(sa.select(Video.id).where(Video.id == report.video_id)) is None:
-            raise VideoNotFound(report.video_id)
-        return WatchOutcome("unknown_view")
-    day, reported, watch_ms, position_ms, reached, completed = row
-    new_watch, new_position = max(watch_ms, report.watch_ms), max(position_ms, report.position_ms)
-    new_reached, new_completed = max(reached, report.reached()), completed or report.completed()
-    connection.execute(sa.update(WatchedView).where(
-        WatchedView.video_id == report.video_id, WatchedView.view == report.view,
-    ).values(reported=True, watch_ms=new_watch, position_ms=new_position, reached=new_reached,
-             completed=new_completed))
-    added = {"reports": 0 if reported else 1, "watch_ms": new_watch - watch_ms,
-             "completions": int(new_completed and not completed),
-             **{column.name: int(reached <= n < new_reached) for n, column in enumerate(RETENTION_COLUMNS)}}
-    upsert = insert(connection, DailyWatch).values(video_id=report.video_id, day=day, **added)
-    connection.execute(upsert.on_conflict_do_update(
-        index_elements=[DailyWatch.video_id, DailyWatch.day],
-        set_={name: getattr(DailyWatch.__table__.c, name) + getattr(upsert.excluded, name) for name in added}))
-    if added["watch_ms"]:
-        site = insert(connection, DailySummary).values(day=day, watch_ms=added["watch_ms"])
-        connection.execute(site.on_conflict_do_update(
-            index_elements=[DailySummary.day], set_={"watch_ms": DailySummary.watch_ms + site.excluded.watch_ms}))
-    return WatchOutcome()
+@dataclass(frozen=True, slots=True)
+class _State:
+    """What one view has reported so far, as its row holds it."""
+
+    reported: bool = False
+    watch_ms: int = 0
+    position_ms: int = 0
+    reached: int = 0
+    completed: bool = False
+
+    def after(self, report: Report) -> "_State":
+        """The view's state once `report` replaces the last one: nothing it reported before is lowered."""
+        return _State(True, max(self.watch_ms, report.watch_ms), max(self.position_ms, report.position_ms),
+                      max(self.reached, report.reached()), self.completed or report.completed())
+
+    def minus(self, before: "_State") -> dict[str, int]:
+        """What the day's sums gain from `before` to this state (every difference is 0 or more)."""
+        return {"reports": int(self.reported and not before.reported), "watch_ms": self.watch_ms - before.watch_ms,
+                "completions": int(self.completed and not before.completed),
+                **{column.name: int(before.reached <= n < self.reached) for n, column in enumerate(RETENTION_COLUMNS)}}
+
+    def params(self) -> dict:
+        return {"reported": self.reported, "watch_ms": self.watch_ms, "position_ms": self.position_ms,
+                "reached": self.reached, "completed": self.completed}
 
 
-_VIEW_ROW = (sa.select(WatchedView.day, WatchedView.reported, WatchedView.watch_ms, WatchedView.position_ms,
-                       WatchedView.reached, WatchedView.completed)
-             .join(Video, Video.id == WatchedView.video_id)
-             .where(WatchedView.video_id == sa.bindparam("video"),
-                    WatchedView.view == sa.bindparam("view", type_=WatchedView.view.type),
-                    WatchedView.counted_at > sa.bindparam("since", type_=WatchedView.counted_at.type)))
+_KEYS_AT_ONCE = 50
+_SUMS = ("reports", "watch_ms", "completions", *(column.name for column in RETENTION_COLUMNS))
+
+
+@cache
+def _view_rows_of(count: int, locked: bool) -> Prepared:
+    """The rows of each of (:video_n, :view_n) for n < `count` whose video exists, locked on PostgreSQL."""
+    def build(_):
+        statement = sa.select(WatchedView.video_id, WatchedView.view, WatchedView.day, WatchedView.counted_at,
+                              WatchedView.reported, WatchedView.watch_ms, WatchedView.position_ms,
+                              WatchedView.reached, WatchedView.completed,
+                              ).join(Video, Video.id == WatchedView.video_id).where(sa.or_(*(
+            sa.and_(WatchedView.video_id == sa.bindparam(f"video_{n}"),
+                    WatchedView.view == sa.bindparam(f"view_{n}", type_=WatchedView.view.type))
+            for n in range(count)))).order_by(WatchedView.video_id, WatchedView.view)
+        return statement.with_for_update(of=WatchedView) if locked else statement  # the video's row stays free
+    return Prepared(build)
+
+
+_SET_VIEW = Prepared(lambda _: sa.update(WatchedView).where(
+    WatchedView.video_id == sa.bindparam("video"),
+    WatchedView.view == sa.bindparam("view", type_=WatchedView.view.type),
+).values(**{name: sa.bindparam(name, type_=getattr(WatchedView, name).type)
+            for name in ("reported", "watch_ms", "position_ms", "reached", "completed")}))
+
+
+def _add_to_day(dialect_name: str):
+    """An upsert adding to every sum of a video's day (bound by the columns' names)."""
+    added = {name: sa.bindparam(name, type_=sa.BigInteger) for name in _SUMS}
+    upsert = dialect_insert(dialect_name, DailyWatch).values(
+        video_id=sa.bindparam("video"), day=sa.bindparam("on_day", type_=DailyWatch.day.type), **added)
+    table = DailyWatch.__table__
+    return upsert.on_conflict_do_update(index_elements=[DailyWatch.video_id, DailyWatch.day],
+                                        set_={name: table.c[name] + value for name, value in added.items()})
+
+
+def _add_to_site(dialect_name: str):
+    """An upsert adding :watch_ms to the site's day."""
+    watch_ms = sa.bindparam("watch_ms", type_=sa.BigInteger)
+    zero = {name: sa.literal_column("0") for name in ("views", *SUMMARY_COLUMNS)}  # columns with Python defaults
+    upsert = dialect_insert(dialect_name, DailySummary).values(
+        day=sa.bindparam("on_day", type_=DailySummary.day.type), watch_ms=watch_ms, **zero)
+    return upsert.on_conflict_do_update(index_elements=[DailySummary.day],
+                                        set_={"watch_ms": DailySummary.watch_ms + watch_ms})
+
+
+_ADD_TO_DAY = Prepared(_add_to_day)
+_ADD_TO_SITE = Prepared(_add_to_site)
 
 
 @dataclass(frozen=True, slots=True)

@@ -200,7 +200,7 @@ def _normalise(config) -> None:
     config["BOT_FILTER_ALLOW"] = _as_list("BOT_FILTER_ALLOW", config["BOT_FILTER_ALLOW"], ",")
     config["IGNORE_IPS"] = _networks(_as_list("IGNORE_IPS", config["IGNORE_IPS"], ", "))
     config["ALLOWED_EMBED_ORIGINS"] = frozenset(
-        _origin("ALLOWED_EMBED_ORIGINS", value)
+        _without_default_port(_origin("ALLOWED_EMBED_ORIGINS", value))  # as browsers send an origin
         for value in _as_list("ALLOWED_EMBED_ORIGINS", config["ALLOWED_EMBED_ORIGINS"], " ,"))
     try:
         ZoneInfo(str(config["TIMEZONE"]))
@@ -281,6 +281,13 @@ def _origin(key: str, value: object) -> str:
         raise ConfigError(f"{key}: {value!r} is not an address like https://stats.example.com "
                           "(http or https, a host, an optional port, no path)")
     return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def _without_default_port(origin: str) -> str:
+    for scheme, port in (("http://", ":80"), ("https://", ":443")):
+        if origin.startswith(scheme) and origin.endswith(port):
+            return origin[:-len(port)]
+    return origin
 
 
 def _networks(values: list[str]) -> list:

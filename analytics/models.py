@@ -290,7 +290,10 @@ for _n in range(RETENTION_BUCKETS):
 RETENTION_COLUMNS = tuple(DailyWatch.__table__.c[f"reached_{n}"] for n in range(RETENTION_BUCKETS))
 
 
-# The origins kept per video and day; views from further origins add to the OTHER_ORIGINS row.
+# Origins per video and day: while the day runs, the first ORIGIN_CANDIDATES sites get rows of their
+# own and views from further ones add to the OTHER_ORIGINS row; once it is over, the hourly purge
+# folds all but the ORIGINS_KEPT with the most views into that row (services/origins.py).
+ORIGIN_CANDIDATES = 1000
 ORIGINS_KEPT = 50
 OTHER_ORIGINS = "other"
 

@@ -1,7 +1,7 @@
 /* Viewtally player snippet: what it sends, and when, is in the README. */
 (function (w, d) {
 "use strict";
-if (w.viewtally && w.viewtally.track) return;
+if ((w.viewtally || 0).track) return;
 var me = d.currentScript, api = new URL(me ? me.src : "/", location.href).origin + "/api/analytics/",
   videos = "video[data-viewtally-id]", all = [];
 
@@ -28,9 +28,9 @@ function watch(v) {
     for (var a = crypto.getRandomValues(new Uint8Array(16)), i = 0; i < 16; i++) view += (a[i] | 256).toString(16).slice(1);
     track(id, at("session"), view);
   }
-  function report() {
-    var n = v.duration, f = view && n < Infinity && { view: view, seconds: played.toFixed(1),
-      position: Math.min(far, n).toFixed(1), duration: n.toFixed(1) };
+  function report() { // an unknown, endless or day-long duration is sent as 0: time played, no curve
+    var n = v.duration, d = n > 0 && n <= 86400 ? n : 0, f = view && { view: view, seconds: played.toFixed(1),
+      position: Math.min(far, d).toFixed(1), duration: d.toFixed(1) };
     if (f && sent != f.seconds + f.position) send("watch", id, f), sent = f.seconds + f.position;
   }
   all.push(report);
@@ -39,10 +39,10 @@ function watch(v) {
     var now = v.currentTime;
     if (now > last && now - last < 2) played += now - last, far = Math.max(far, now);
     last = now;
-    if (played >= need) count();
+    if (need > 0 && played >= need) count();
   });
   on(v, "seeking", function () { last = -9; });
-  on(v, "ended", function () { far = v.duration; report(); });
+  on(v, "ended", function () { if (v.duration - far < 2) far = v.duration; report(); }); // played to it, not sought
 }
 
 function call(f) { f(); }

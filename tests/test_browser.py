@@ -585,3 +585,30 @@ def test_an_embed_on_a_second_site_appears_under_where_it_is_watched(browser, se
     page.goto(f"{server.url}/dashboard/videos/trailer")
     assert page.locator(f"[data-origin='{address}']").inner_text() == "1"
     page.close()
+
+
+def test_a_seek_to_the_end_is_no_completion_and_min_seconds_wait_for_play(browser, server, other_site):
+    folder, address = other_site
+    player_page(server, folder, "seek.html")
+    page = new_page(browser)
+    page.goto(f"{address}/seek.html")
+    play_until(page, 2)
+    page.evaluate("() => { const v = document.getElementById('v'); v.play(); v.currentTime = v.duration; }")
+    page.wait_for_function("document.getElementById('v').ended", timeout=10_000)
+    stats = wait_for_watch(server, 1.5, 4)  # what was played before the seek, and no more
+    assert stats["completionsToday"] == 0
+    page.close()
+
+    (folder / "wait.html").write_text(f"""<!doctype html><html><head><link rel="icon" href="data:,"></head><body>
+  <video id="v" src="{server.url}/static/demo.webm" muted data-viewtally-id="behind"
+         data-viewtally-min-seconds="0"></video>
+  <script src="{server.url}/static/track.js"></script></body></html>""")
+    register(server, "behind", "Behind the scenes")
+    page = new_page(browser)
+    page.goto(f"{address}/wait.html")
+    page.evaluate("() => { const v = document.getElementById('v'); v.currentTime = 5; }")  # a seek is no play
+    time.sleep(1)
+    assert total_views(server, "behind") == 0
+    page.evaluate("document.getElementById('v').play()")
+    wait_for_total(server, 1, "behind")
+    page.close()

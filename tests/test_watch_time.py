@@ -151,6 +151,7 @@ def test_the_site_sums_the_watch_time_of_every_video(app, client):
     ({"position": -0.5}, "invalid_watch"),
     ({"duration": 86400.5, "position": 1}, "invalid_watch"),
     ({"seconds": "ten"}, "invalid_watch"),
+    ({"seconds": "10"}, "invalid_watch"),  # JSON sends numbers; only a form's fields are text
     ({"seconds": True}, "invalid_watch"),
     ({"seconds": None}, "invalid_watch"),
     ({"seconds": float("nan")}, "invalid_watch"),
@@ -190,15 +191,15 @@ def test_a_zero_duration_counts_watch_time_but_no_curve(app, client):
     assert (reports, ms, completions, sum(curve)) == (1, 3000, 0, 0)
 
 
-def test_the_purge_forgets_views_after_24_hours_and_keeps_the_sums(app, client, clock):
+def test_the_hourly_purge_forgets_views_before_24_hours_and_keeps_the_sums(app, client, clock):
     add_video(app)
     count_view(client)
     report(client, seconds=40)
-    clock.advance(hours=23)
+    clock.advance(hours=22, minutes=59)
     with app.app_context():
         retention.purge(clock)
     assert rows(app, "SELECT count(*) FROM watched_views") == [(1,)]
-    clock.advance(hours=1, seconds=1)
+    clock.advance(minutes=1)  # from the 23rd hour: the next hourly purge would come past the 24th
     with app.app_context():
         retention.purge(clock)
     assert rows(app, "SELECT count(*) FROM watched_views") == [(0,)]
@@ -238,3 +239,15 @@ def test_watch_reports_on_postgresql(make_app, postgres_url):
     [(_, reports, ms, completions, curve)] = daily_watch(app)
     assert (reports, ms, completions, sum(curve)) == (1, 100000, 1, 19)
     assert client.get("/api/analytics/stats/intro").json["data"]["watchSecondsMonth"] == 100.0
+
+
+def test_a_view_cannot_report_more_than_it_could_have_played(app, client, clock):
+    """At most 16 times the time since it counted (the fastest playback rate), and a minute."""
+    add_video(app)
+    count_view(client)
+    clock.advance(seconds=30)
+    report(client, seconds=86400, position=100, duration=120)
+    assert daily_watch(app)[0][2] == (30 + 60) * 16 * 1000
+    clock.advance(hours=1)
+    report(client, seconds=5000, position=100, duration=120)  # later, the same claim is possible
+    assert daily_watch(app)[0][2] == 5_000_000

@@ -3,6 +3,7 @@
 import pytest
 
 from analytics.models import ORIGINS_KEPT
+from analytics.services import retention
 from conftest import add_video, rows
 from test_dashboard import text_of
 from test_watch_time import VIEW, count_view, report
@@ -37,15 +38,35 @@ def test_the_origin_header_wins_over_the_referer(app, client):
     assert origins(app) == {"https://a.example": 1}
 
 
-def test_a_video_on_many_sites_keeps_a_bounded_number_of_rows_a_day(app, client):
+def test_a_video_on_many_sites_keeps_a_bounded_number_of_rows_a_day(make_app, monkeypatch):
+    """While the day runs, the first candidates get rows; once it is over, only the top sites keep theirs."""
+    from analytics.services import view_batch
+
+    monkeypatch.setattr(view_batch, "ORIGIN_CANDIDATES", 60)  # read when the statement is built: a fresh app
+    monkeypatch.setattr(view_batch, "_ADD_TO_ORIGIN", view_batch.Prepared(view_batch._add_to_origin))
+    app = make_app()
+    client, clock = app.test_client(), app.extensions["viewtally.clock"]
     add_video(app)
-    for n in range(ORIGINS_KEPT + 30):
-        view_from(client, f"https://site{n}.example")
-    view_from(client, "https://site0.example")  # a kept site still adds to its own row
-    kept = origins(app)
-    assert len(kept) == ORIGINS_KEPT + 1
-    assert kept["other"] == 30 and kept["https://site0.example"] == 2
-    assert sum(kept.values()) == ORIGINS_KEPT + 31  # every counted view is somewhere
+    for n in range(90):  # site n sends n % 7 + 1 views
+        for _ in range(n % 7 + 1):
+            view_from(client, f"https://site{n}.example")
+    today = origins(app)
+    assert len(today) == 61 and sum(today.values()) == sum(n % 7 + 1 for n in range(90))
+    assert today["other"] == sum(n % 7 + 1 for n in range(60, 90))  # first come while the day runs
+    with app.app_context():
+        retention.purge(clock)
+    assert origins(app) == today  # today is not folded yet
+    clock.advance(days=1)
+    with app.app_context():
+        assert retention.purge(clock) >= 10
+    folded = origins(app)
+    assert len(folded) == ORIGINS_KEPT + 1 and sum(folded.values()) == sum(today.values())  # every view somewhere
+    kept = sorted(views for origin, views in folded.items() if origin != "other")
+    assert kept[0] >= max(views for origin, views in today.items()
+                          if origin not in folded and origin != "other")  # the top ones stayed
+    with app.app_context():
+        retention.purge(clock)
+    assert origins(app) == folded  # folding again changes nothing
 
 
 def test_uncounted_views_record_no_origin(make_app):
@@ -115,11 +136,36 @@ def test_without_reports_the_video_page_says_there_is_no_data(app, client):
     assert "direct or unknown 1" in page
 
 
-def test_the_dashboard_shows_the_total_watch_time(app, client):
+def test_the_dashboard_shows_the_total_watch_time(app, client, clock):
     add_video(app)
     count_view(client)
+    clock.advance(minutes=62)
     report(client, seconds=3725, position=100, duration=7200)
     page = text_of(client.get("/dashboard"))
     assert "Watch time today 1:02:05 all time 1:02:05" in page
     data = client.get("/api/analytics/totals").json["data"]
     assert (data["watchSecondsToday"], data["watchSecondsTotal"]) == (3725.0, 3725.0)
+
+
+@pytest.mark.parametrize("page, expected", [
+    ("https://xn--bcher-kva.example/shop", "https://xn--bcher-kva.example"),
+    ("https://bücher.example", "https://xn--bcher-kva.example"),  # one site, one row
+    ("https://Blog.Example.com./post", "https://blog.example.com"),
+    ("http://[2001:DB8::1]:8080/x", "http://[2001:db8::1]:8080"),
+    ("https://a b.example", None),
+    ("https://a.example;b", None),
+    ("https://a.example%2F", None),
+    ("ftp://files.example", None),
+    ("javascript:alert(1)", None),
+])
+def test_only_plain_hosts_are_recorded_as_written_by_browsers(app, client, page, expected):
+    add_video(app)
+    view_from(client, page, header="Referer")
+    assert origins(app) == ({expected: 1} if expected else {})
+
+
+def test_an_allowed_origin_with_the_schemes_own_port_matches(make_app):
+    app = make_app(ALLOWED_EMBED_ORIGINS="https://videos.example.com:443")
+    client = app.test_client()
+    add_video(app)
+    assert view_from(client, "https://videos.example.com")["counted"] is True

@@ -9,7 +9,7 @@ from flask import current_app
 
 from ..clock import Clock
 from ..models import VideoViewLog, ViewBucket
-from . import viewers, watch
+from . import origins, viewers, watch
 from .pacing import delete_paced
 
 
@@ -18,12 +18,14 @@ def purge(clock: Clock, days: int | None = None) -> int:
 
     View-log rows and five-minute view buckets older than `days` (default
     LOG_RETENTION_DAYS; 0 keeps them), viewer hashes whose day and dedup
-    window are over, and views past the hours they may report watch time.
+    window are over, views past the hours they may report watch time, and
+    the rows of past days' sites beyond the top ones (folded into "other").
     """
     config = current_app.config
     days = config["LOG_RETENTION_DAYS"] if days is None else days
     return (purge_view_logs(clock, days) + purge_view_buckets(clock, days)
-            + viewers.purge_expired(clock, config["DEDUP_WINDOW_SECONDS"]) + watch.purge_expired(clock))
+            + viewers.purge_expired(clock, config["DEDUP_WINDOW_SECONDS"]) + watch.purge_expired(clock)
+            + origins.fold_past_days(clock))
 
 
 def purge_view_logs(clock: Clock, days: int) -> int:

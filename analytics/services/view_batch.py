@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ..database import dialect_insert
-from ..models import (BUCKET_SECONDS, ORIGINS_KEPT, OTHER_ORIGINS, SUMMARY_COLUMNS, DailyOrigin, DailySummary,
+from ..models import (BUCKET_SECONDS, ORIGIN_CANDIDATES, OTHER_ORIGINS, SUMMARY_COLUMNS, DailyOrigin, DailySummary,
                       DailyView, DayViewer, RecentView, Video, VideoViewLog, ViewBucket, WatchedView)
 from ..prepared import Prepared
 from .counts import CounterRow, Counts, Outcome
@@ -391,7 +391,7 @@ def _add_watched(dialect_name: str):
 
 
 def _add_to_origin(dialect_name: str):
-    """An upsert adding :views to the video's day from :origin, or to its "other" row once ORIGINS_KEPT are kept.
+    """An upsert adding :views to the video's day from :origin, or to its "other" row past ORIGIN_CANDIDATES.
 
     One statement whatever the case, so a batch writes its origins in one
     executemany. (Across PostgreSQL workers two new origins may pass the
@@ -404,7 +404,7 @@ def _add_to_origin(dialect_name: str):
     kept = sa.or_(
         sa.exists().where(*of_day, DailyOrigin.origin == origin),
         sa.select(sa.func.count()).where(*of_day, DailyOrigin.origin != OTHER_ORIGINS).scalar_subquery()
-        < ORIGINS_KEPT)
+        < ORIGIN_CANDIDATES)
     row = sa.select(video.label("video_id"), on_day.label("day"),
                     sa.case((kept, origin), else_=sa.literal(OTHER_ORIGINS, DailyOrigin.origin.type)).label("origin"),
                     views.label("views")).where(sa.true())  # WHERE: SQLite's parser wants one before ON CONFLICT

@@ -32,7 +32,7 @@ from .pacing import delete_paced
 
 log = logging.getLogger(__name__)
 
-REPORT_HOURS = 24  # how long after its view a report still counts
+REPORT_HOURS = 24  # how long after its view a report may count (the purge deletes its row from the 23rd hour)
 MAX_SECONDS = 86_400  # the longest duration, and the most seconds one view may report
 COMPLETED = 0.9  # a view reaching this share of the duration is a completion
 _WRITER = "viewtally.watch_writer"  # in app.extensions: this process's GroupCommit of reports
@@ -49,12 +49,14 @@ class Report:
     duration_ms: int
 
     @classmethod
-    def checked(cls, video_id: str, view_id: str, seconds, position, duration) -> "Report":
+    def checked(cls, video_id: str, view_id: str, seconds, position, duration, text: bool = False) -> "Report":
         """Return the report of these values, checked: 0 ≤ seconds ≤ 86400 and 0 ≤ position ≤ duration ≤ 86400.
+
+        `text`: the values come as a form's text, to be read as numbers (JSON's must be numbers).
 
         :raises InvalidInput: a value missing, not a number, or out of range.
         """
-        values = {name: _seconds(name, value) for name, value in
+        values = {name: _seconds(name, value, text) for name, value in
                   (("seconds", seconds), ("position", position), ("duration", duration))}
         if not values["position"] <= values["duration"]:
             raise InvalidInput("'position' must not be past 'duration'", code="invalid_watch")
@@ -71,8 +73,8 @@ class Report:
         return self.duration_ms > 0 and self.position_ms >= COMPLETED * self.duration_ms
 
 
-def _seconds(name: str, value) -> float:
-    if isinstance(value, str):  # a form body's fields are text
+def _seconds(name: str, value, text: bool) -> float:
+    if text and isinstance(value, str):
         try:
             value = float(value)
         except ValueError:
@@ -113,6 +115,24 @@ def record(report: Report, clock: Clock) -> WatchOutcome:
 
 
 def _write_reports(items: list[tuple[Report, datetime]]) -> list[WatchOutcome | Exception]:
+    """Write a batch of reports in one transaction; should PostgreSQL find a deadlock, write each alone."""
+    try:
+        return _write_batch(items)
+    except sa.exc.DBAPIError as error:
+        if len(items) == 1 or getattr(error.orig, "sqlstate", None) not in ("40P01", "40001"):
+            raise
+        log.warning("a batch of %d watch reports failed (%s); writing each alone", len(items),
+                    error.__class__.__name__)
+    results: list[WatchOutcome | Exception] = []
+    for item in items:
+        try:
+            results += _write_batch([item])
+        except sa.exc.SQLAlchemyError as error:
+            results.append(error)
+    return results
+
+
+def _write_batch(items: list[tuple[Report, datetime]]) -> list[WatchOutcome | Exception]:
     """Write a batch of reports in one transaction: each view's row and each day's sums once.
 
     The batch reads its views' rows in one statement (locked in one order
@@ -141,7 +161,7 @@ def _write_reports(items: list[tuple[Report, datetime]]) -> list[WatchOutcome | 
                 missing.append(i)
                 continue
             day, counted_at, before = found
-            after = before.after(report)
+            after = before.after(report, _most_ms(now - counted_at))
             held[(report.video_id, report.view)] = changed[(report.video_id, report.view)] = (day, counted_at, after)
             days[(report.video_id, day)].update(after.minus(before))
             results[i] = WatchOutcome()
@@ -172,9 +192,12 @@ class _State:
     reached: int = 0
     completed: bool = False
 
-    def after(self, report: Report) -> "_State":
-        """The view's state once `report` replaces the last one: nothing it reported before is lowered."""
-        return _State(True, max(self.watch_ms, report.watch_ms), max(self.position_ms, report.position_ms),
+    def after(self, report: Report, most_ms: int) -> "_State":
+        """The view's state once `report` replaces the last one: nothing it reported before is lowered.
+
+        The time played is capped at `most_ms`: what the view could have played since it was counted.
+        """
+        return _State(True, max(self.watch_ms, min(report.watch_ms, most_ms)), max(self.position_ms, report.position_ms),
                       max(self.reached, report.reached()), self.completed or report.completed())
 
     def minus(self, before: "_State") -> dict[str, int]:
@@ -189,6 +212,13 @@ class _State:
 
 
 _KEYS_AT_ONCE = 50
+# The most a view may have played per second since it counted: a player's fastest rate (16x in
+# browsers), plus a minute for clocks and the view's own trip.
+FASTEST_RATE, SLACK_SECONDS = 16, 60
+
+
+def _most_ms(since_counted: timedelta) -> int:
+    return int((since_counted.total_seconds() + SLACK_SECONDS) * FASTEST_RATE * 1000)
 _SUMS = ("reports", "watch_ms", "completions", *(column.name for column in RETENTION_COLUMNS))
 
 
@@ -202,8 +232,12 @@ def _view_rows_of(count: int, locked: bool) -> Prepared:
                               ).join(Video, Video.id == WatchedView.video_id).where(sa.or_(*(
             sa.and_(WatchedView.video_id == sa.bindparam(f"video_{n}"),
                     WatchedView.view == sa.bindparam(f"view_{n}", type_=WatchedView.view.type))
-            for n in range(count)))).order_by(WatchedView.video_id, WatchedView.view)
-        return statement.with_for_update(of=WatchedView) if locked else statement  # the video's row stays free
+            for n in range(count))))
+        if not locked:
+            return statement
+        # Locked in the order the batch sorted its keys (Python's, which is C collation's), and
+        # FOR UPDATE OF the view rows alone: the videos' rows stay free for counting views.
+        return statement.order_by(WatchedView.video_id.collate("C"), WatchedView.view).with_for_update(of=WatchedView)
     return Prepared(build)
 
 
@@ -289,7 +323,10 @@ def sums(connection, video_id: str, period: Period) -> WatchSums:
 
 
 def purge_expired(clock: Clock) -> int:
-    """Delete the views that can no longer report; return how many went."""
-    cutoff = clock.now() - timedelta(hours=REPORT_HOURS)
+    """Delete the views an hour before they can no longer report; return how many went.
+
+    The purge runs hourly: deleting at 23 hours, no row is left past its 24.
+    """
+    cutoff = clock.now() - timedelta(hours=REPORT_HOURS - 1)
     return delete_paced((WatchedView.video_id, WatchedView.view), WatchedView.counted_at <= cutoff,
                         order_by=WatchedView.counted_at)

@@ -15,6 +15,7 @@ from .responses import ok, ok_counts, pixel
 from .visitors import body_fields, checked_view_id, visitor
 
 WATCH_FIELDS = ("view", "seconds", "position", "duration")
+FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")  # whose fields are all text
 
 # Both ways of counting share one budget per client; so do the reads (stats, daily, totals, counters).
 track_limit = when_limits_enabled(limiter.shared_limit(lambda: current_app.config["TRACK_RATE_LIMIT"], scope="track"))
@@ -38,13 +39,15 @@ def track_view(video_id):
 @watch_limit
 def watch_report(video_id):
     """Take what a counted view's player played, replacing the view's earlier report."""
-    fields = body_fields(this_request(), WATCH_FIELDS, null_code="invalid_watch")
+    req = this_request()
+    fields = body_fields(req, WATCH_FIELDS, null_code="invalid_watch")
     missing = [name for name in WATCH_FIELDS if name not in fields]
     if missing:
         raise InvalidInput(f"A watch report needs {', '.join(WATCH_FIELDS)}; missing: {', '.join(missing)}",
                            code="invalid_watch")
     report = watch.Report.checked(check_video_id(video_id), checked_view_id(fields["view"], required=True),
-                                  fields["seconds"], fields["position"], fields["duration"])
+                                  fields["seconds"], fields["position"], fields["duration"],
+                                  text=req.mimetype in FORMS)
     outcome = watch.record(report, current_clock())
     if outcome.counted:
         return ok({"videoId": video_id, "counted": True, "message": "Watch time recorded"})

@@ -1,5 +1,6 @@
 """Who sent a view, as the request tells it: address, user agent, session id, prefetch, the embedding site."""
 
+import ipaddress
 import json
 import re
 from urllib.parse import urlsplit
@@ -11,7 +12,7 @@ from .responses import reject_unknown_fields
 
 SESSION_HEADER = "X-Viewtally-Session"
 SESSION_MAX = 128
-# The id a player makes for each view it sends (track.js: 22 random characters), for its watch reports.
+# The id a player makes for each view it sends (track.js: 32 random hex digits), for its watch reports.
 VIEW_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
 VIEW_FIELDS = ("session", "view")
 _SESSION_KEY = "HTTP_" + SESSION_HEADER.upper().replace("-", "_")  # its WSGI key
@@ -19,6 +20,7 @@ _SESSION_KEY = "HTTP_" + SESSION_HEADER.upper().replace("-", "_")  # its WSGI ke
 _PREFETCH_HEADERS = (("HTTP_SEC_PURPOSE", ("prefetch", "prerender")), ("HTTP_PURPOSE", ("prefetch", "prerender")),
                      ("HTTP_X_MOZ", ("prefetch",)), ("HTTP_X_PURPOSE", ("preview",)))
 ORIGIN_MAX = 300
+_HOST = re.compile(r"[a-z0-9-]+(\.[a-z0-9-]+)*")
 
 
 def visitor() -> Visitor:
@@ -56,24 +58,34 @@ def embedding_origin(environ: dict) -> str | None:
 
 
 def _origin_of(url: str) -> str | None:
+    """Return a URL's origin as browsers write it: lower case, an international name in punycode,
+    no final dot, no port when it is the scheme's own; None for anything else than a plain host."""
     try:
         parts = urlsplit(url.strip())
         scheme, host, port = parts.scheme.lower(), parts.hostname, parts.port
-    except ValueError:
+        if host and not host.isascii():
+            host = host.encode("idna").decode("ascii")
+    except (ValueError, UnicodeError):
         return None
+    host = (host or "").rstrip(".")
     if scheme not in ("http", "https") or not host:
         return None
-    if ":" in host:
-        host = f"[{host}]"  # an IPv6 address
+    if ":" in host:  # an IPv6 address
+        try:
+            host = f"[{ipaddress.IPv6Address(host).compressed}]"
+        except ValueError:
+            return None
+    elif not _HOST.fullmatch(host):
+        return None
     default = 80 if scheme == "http" else 443
     origin = f"{scheme}://{host}" if port in (None, default) else f"{scheme}://{host}:{port}"
-    return origin if len(origin) <= ORIGIN_MAX and origin.isprintable() else None
+    return origin if len(origin) <= ORIGIN_MAX else None
 
 
 def _own_origin(environ: dict) -> str | None:
     public = running_app().config["PUBLIC_URL"]
     if public:
-        return public
+        return _origin_of(public)
     host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME")
     return _origin_of(f"{environ.get('wsgi.url_scheme', 'http')}://{host}") if host else None
 

@@ -1,12 +1,14 @@
 """Reading query parameters strictly: a bad value is a 400, never a guess."""
 
 import re
+from datetime import date
 
 from flask import request
 
 from ..services.errors import InvalidInput
 
 _DIGITS = re.compile(r"[0-9]{1,9}")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def whole_number(name: str, default: int, low: int, high: int) -> int:
@@ -42,3 +44,19 @@ def text(name: str, max_length: int) -> str:
     if len(raw) <= max_length and raw.isprintable():
         return raw
     raise InvalidInput(f"'{name}' must be at most {max_length} printable characters", code=f"invalid_{name}")
+
+
+def iso_date(name: str) -> date | None:
+    """Return query parameter `name` as a date written YYYY-MM-DD, or None when absent.
+
+    :raises InvalidInput: code invalid_<name>, for any other text (an empty one included).
+    """
+    raw = request.args.get(name)
+    if raw is None:
+        return None
+    if _ISO_DATE.fullmatch(raw):
+        try:
+            return date.fromisoformat(raw)
+        except ValueError:
+            pass
+    raise InvalidInput(f"'{name}' must be a date written YYYY-MM-DD, such as 2026-01-31", code=f"invalid_{name}")

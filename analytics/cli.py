@@ -151,8 +151,7 @@ def import_daily(file, dry_run: bool) -> None:
     clock = current_clock()
     try:
         with daily_import.staged(file, clock) as rows:
-            with click.progressbar(length=rows.count, label="Comparing" if dry_run else "Importing",
-                                   file=click.get_text_stream("stderr")) as progress:
+            with click.progressbar(length=rows.count, label="Comparing" if dry_run else "Importing") as progress:
                 report = daily_import.apply(rows, clock, dry_run=dry_run, progress=progress.update)
     except ServiceError as error:
         raise click.ClickException(f"{error.message}. Nothing was imported.") from None

@@ -305,8 +305,7 @@ def _today_statement(stamps: Stamps):
     stays; a stale one restarts at the change, as the next view would restart it.
     """
     current = Video.period_day == stamps.period.day
-    moved = Video.views_today + _DELTA
-    moved = sa.case((moved < 0, 0), else_=moved)
+    moved = _at_least(Video.views_today + _DELTA, 0)
     return sa.update(Video).where(_VIDEO).values(
         views_today=sa.case((current, moved), (stamps.late_day, Video.views_today), else_=_at_least(_DELTA, 0)),
         uniques_today=sa.case((current, _at_most(Video.uniques_today, moved)), (stamps.late_day, Video.uniques_today),

@@ -134,7 +134,7 @@ def export_views(first: datetime | None, last: datetime | None, fmt: str, output
         _fail(error)
     # atomic: a file appears under its name only once complete, so a failed export leaves nothing half written.
     with click.open_file(output, "wb", atomic=output != "-") as out:
-        for piece in export.export(*days, fmt):
+        for piece in export.pieces(*days, fmt):
             out.write(piece.encode())
 
 

@@ -27,7 +27,7 @@ from typing import NamedTuple
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from ..clock import Clock
+from ..clock import Clock, parse_day
 from ..database import insert, read_transaction
 from ..models import DailySummary, DailyView, Video
 from . import stats_cache, videos
@@ -43,7 +43,6 @@ CHUNK_MAX = 1_000
 # Changes a report keeps to show (a dry run of a large file lists these, then counts the rest).
 SHOWN = 50
 
-_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _VIEWS = re.compile(r"[0-9]{1,12}")
 
 
@@ -186,7 +185,7 @@ def _row(line: int, fields: list[str], columns: tuple[int, int, int], today: dat
         videos.check_video_id(video_id)
     except InvalidInput:
         raise _bad(line, f"has the video id {raw_id!r}: {videos.VIDEO_ID_RULE}") from None
-    day = _day(raw_day)
+    day = parse_day(raw_day)
     if day is None:
         raise _bad(line, f"has the date {raw_day!r}: a date is written YYYY-MM-DD, such as 2026-01-31")
     if day > today:
@@ -194,15 +193,6 @@ def _row(line: int, fields: list[str], columns: tuple[int, int, int], today: dat
     if not _VIEWS.fullmatch(raw_views):
         raise _bad(line, f"has the views {raw_views!r}: views are a whole number from 0 to {VIEWS_MAX:,}")
     return video_id, day, int(raw_views)
-
-
-def _day(text: str) -> date | None:
-    if _ISO_DATE.fullmatch(text):
-        try:
-            return date.fromisoformat(text)
-        except ValueError:
-            pass
-    return None
 
 
 def apply(rows: Staged, clock: Clock, dry_run: bool = False,

@@ -120,6 +120,6 @@ def as_json(pages: Iterator[list[tuple]]) -> Iterator[str]:
 WRITERS = {"csv": as_csv, "json": as_json}
 
 
-def export(first: date, last: date, fmt: str) -> Iterator[str]:
+def pieces(first: date, last: date, fmt: str) -> Iterator[str]:
     """Yield the file of the rows from `first` to `last` in `fmt` (csv or json), piece by piece."""
     return WRITERS[fmt](pages(first, last))

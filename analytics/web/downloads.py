@@ -25,17 +25,17 @@ def requested_export() -> tuple[date, date, str]:
 
 def export_download(first: date, last: date, fmt: str) -> Response:
     """Answer the export as an attachment, written while it is sent (never whole in memory), never cached."""
-    body = stream_with_context(_logged(export.export(first, last, fmt), first, last))
+    body = stream_with_context(_logged(export.pieces(first, last, fmt), first, last))
     response = running_app().response_class(body, content_type=export.MEDIA_TYPES[fmt])
     response.headers["Content-Disposition"] = f'attachment; filename="{export.filename(first, last, fmt)}"'
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
-def _logged(pieces: Iterator[str], first: date, last: date) -> Iterator[str]:
+def _logged(written: Iterator[str], first: date, last: date) -> Iterator[str]:
     """Pass the pieces on; an error once the answer has begun can only cut it short, so log it first."""
     try:
-        yield from pieces
+        yield from written
     except Exception:
         log.exception("the export from %s to %s failed part way; the download was cut short", first, last)
         raise

@@ -5,10 +5,10 @@ from datetime import date
 
 from flask import request
 
+from ..clock import parse_day
 from ..services.errors import InvalidInput
 
 _DIGITS = re.compile(r"[0-9]{1,9}")
-_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def whole_number(name: str, default: int, low: int, high: int) -> int:
@@ -54,9 +54,7 @@ def iso_date(name: str) -> date | None:
     raw = request.args.get(name)
     if raw is None:
         return None
-    if _ISO_DATE.fullmatch(raw):
-        try:
-            return date.fromisoformat(raw)
-        except ValueError:
-            pass
+    day = parse_day(raw)
+    if day is not None:
+        return day
     raise InvalidInput(f"'{name}' must be a date written YYYY-MM-DD, such as 2026-01-31", code=f"invalid_{name}")

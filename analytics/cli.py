@@ -1,17 +1,20 @@
 """Command-line tools: ``flask --app app videos …`` and ``flask --app app analytics …``."""
 
+from datetime import datetime
+
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
 from .clock import current_clock
+from .services import daily_import, export, job_runs, resets, retention, videos, views
 from .services import demo_data as demo
-from .services import job_runs, resets, retention, videos, views
 from .services.backup import backup_sqlite
 from .services.errors import InvalidInput, ServiceError
 
 videos_cli = AppGroup("videos", help="Register, import and list videos.")
-analytics_cli = AppGroup("analytics", help="Read counts, reset counters, purge old view logs, back up the database.")
+analytics_cli = AppGroup("analytics", help="Read counts, reset counters, purge old view logs, back up the database, "
+                                            "export and import views per day.")
 
 
 def _fail(error: ServiceError):
@@ -112,6 +115,65 @@ def backup(path: str, force: bool) -> None:
     except ServiceError as error:
         _fail(error)
     click.echo(f"Wrote {path}: {report['bytes']} bytes, {report['pages']} pages in {report['seconds']:.2f} s")
+
+
+ISO_DAY = click.DateTime(formats=["%Y-%m-%d"])
+
+
+@analytics_cli.command("export")
+@click.option("--from", "first", type=ISO_DAY, help="First day, YYYY-MM-DD  [default: 29 days before --to]")
+@click.option("--to", "last", type=ISO_DAY, help="Last day, YYYY-MM-DD  [default: today]")
+@click.option("--format", "fmt", type=click.Choice(export.FORMATS), default="csv", show_default=True)
+@click.option("--output", default="-", show_default=True, type=click.Path(dir_okay=False, allow_dash=True),
+              help="File to write (- for standard output); written whole or not at all.")
+def export_views(first: datetime | None, last: datetime | None, fmt: str, output: str) -> None:
+    """Write the views, unique viewers, watch time and completions per video and day."""
+    try:
+        days = export.date_range(first and first.date(), last and last.date(), current_clock().today())
+    except ServiceError as error:
+        _fail(error)
+    # atomic: a file appears under its name only once complete, so a failed export leaves nothing half written.
+    with click.open_file(output, "wb", atomic=output != "-") as out:
+        for piece in export.pieces(*days, fmt):
+            out.write(piece.encode())
+
+
+@analytics_cli.command("import-daily")
+@click.argument("file", type=click.File("rb"))
+@click.option("--dry-run", is_flag=True, help="Show what would change, and write nothing.")
+def import_daily(file, dry_run: bool) -> None:
+    """Set views per video and day from a CSV file with a header naming video_id,date,views.
+
+    Each row sets its video's day (it never adds), so importing a file twice
+    changes nothing the second time. Unknown videos are registered with
+    their id as title. Any bad row refuses the whole file, naming its line.
+    """
+    clock = current_clock()
+    try:
+        with daily_import.staged(file, clock) as rows:
+            with click.progressbar(length=rows.count, label="Comparing" if dry_run else "Importing") as progress:
+                report = daily_import.apply(rows, clock, dry_run=dry_run, progress=progress.update)
+    except ServiceError as error:
+        raise click.ClickException(f"{error.message}. Nothing was imported.") from None
+    _show_import(report)
+
+
+def _show_import(report: daily_import.ImportReport) -> None:
+    if report.dry_run:
+        for video_id in report.created:
+            click.echo(f"create video {video_id}")
+        for change in report.changes:
+            before = "" if change.old is None else f"{change.old} -> "
+            click.echo(f"{'add' if change.old is None else 'change'} {change.video_id} {change.day}: "
+                       f"{before}{change.new}")
+        more = report.added + report.changed - len(report.changes)
+        if more > 0:
+            click.echo(f"... and {more} more changed days")
+    would = "Would add" if report.dry_run else "Added"
+    click.echo(f"{would} {report.added} days, {'change' if report.dry_run else 'changed'} {report.changed}, "
+               f"{report.unchanged} unchanged; {'would create' if report.dry_run else 'created'} "
+               f"{report.videos_created} videos; views in all {report.views_moved:+d}"
+               + (" (dry run: nothing was written)" if report.dry_run else ""))
 
 
 @click.command("demo-data")

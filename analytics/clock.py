@@ -1,5 +1,6 @@
 """Time, in one place: services ask a clock, so tests can set the hour."""
 
+import re
 import time as system_time
 from dataclasses import dataclass
 from functools import cached_property
@@ -111,6 +112,19 @@ class ManualClock(Clock):
     def advance(self, **delta: float) -> None:
         """Move the clock forward by a timedelta given as keywords."""
         self.moment = self.moment + timedelta(**delta)
+
+
+_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def parse_day(text: str) -> date | None:
+    """Return the day written YYYY-MM-DD in `text`, or None for any other text (fromisoformat takes more forms)."""
+    if _ISO_DAY.fullmatch(text):
+        try:
+            return date.fromisoformat(text)
+        except ValueError:  # such as 2026-02-30
+            pass
+    return None
 
 
 def iso_utc(moment: datetime) -> str:

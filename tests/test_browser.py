@@ -1,6 +1,7 @@
 """A real browser on a video site's page: the pixel counts, fetch reads the counts, errors are pages, axe passes."""
 
 import http.server
+import json
 import os
 import shutil
 import threading
@@ -381,6 +382,27 @@ def test_an_admin_logs_in_resets_today_through_the_confirmation_and_the_dashboar
     page.get_by_role("button", name="Log out").click()
     assert page.url == f"{server.url}/admin/login"
     page.close()
+
+
+def test_an_admin_downloads_the_views_per_day_from_the_admin_page(browser, server):
+    view(server, "trailer", 2)
+    context = new_context(browser, accept_downloads=True)
+    page = context.new_page()
+    page.goto(f"{server.url}/admin/login")
+    page.get_by_label("Admin token").fill(ADMIN_TOKEN)
+    page.get_by_role("button", name="Log in").click()
+    first, last = page.get_by_label("From").input_value(), page.get_by_label("To", exact=True).input_value()
+    page.get_by_label("Format").select_option("json")
+    with page.expect_download() as downloading:
+        page.get_by_role("button", name="Download").click()
+    download = downloading.value
+    assert download.suggested_filename == f"viewtally-{first}-to-{last}.json"
+    with open(download.path(), encoding="utf-8") as file:
+        rows = json.load(file)["data"]
+    assert [(row["videoId"], row["views"], row["uniqueViewers"]) for row in rows] == [("trailer", 2, 2)]
+    assert first <= rows[0]["date"] <= last  # today, or yesterday should midnight have passed meanwhile
+    assert page.url == f"{server.url}/admin"  # a download leaves the page where it was
+    context.close()
 
 
 def test_a_new_user_adds_a_video_embeds_the_snippet_plays_it_and_sees_the_view(browser, server, other_site):

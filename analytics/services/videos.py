@@ -72,6 +72,11 @@ def create_video(video_id: str, title: str, clock: Clock) -> dict:
     return _listing(values)
 
 
+def add_if_missing(connection, video_id: str, title: str, clock: Clock) -> bool:
+    """Register a video with zero counts in the caller's transaction unless its id exists; tell whether it was added."""
+    return connection.execute(_insert_new(connection, _new_video(video_id, title, clock))).scalar() is not None
+
+
 def _listing(values: dict) -> dict:
     return {key: values[key] for key in ("id", "title", "created_at", "views_today", "views_month", "views_total")}
 

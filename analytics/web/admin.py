@@ -1,4 +1,4 @@
-"""The admin page: log in with the admin token, reset counters, add and import videos."""
+"""The admin page: log in with the admin token, reset counters, add and import videos, export views."""
 
 import re
 
@@ -8,10 +8,11 @@ from markupsafe import Markup
 from .. import scheduler
 from ..clock import current_clock
 from ..extensions import csrf
-from ..services import resets, status, videos
+from ..services import export, resets, status, videos
 from ..services.errors import ServiceError
 from . import session as web_session
 from .auth import failed_token_limit
+from .downloads import export_download, requested_export
 from .session import login_required
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -63,6 +64,8 @@ def logout():
 
 
 def _index(status_code: int = 200, **form):
+    first, last = export.date_range(None, None, current_clock().today())
+    form.setdefault("export_form", {"from": first.isoformat(), "to": last.isoformat(), "format": "csv"})
     page = render_template(
         "admin/index.html", scheduler=scheduler.status(current_app._get_current_object()),
         storage=status.storage(), zone=current_app.config["TIMEZONE"],
@@ -126,3 +129,14 @@ def import_videos():
     except ServiceError as error:
         return _index(error.status, import_error=error.message)
     return _index(import_report=report)
+
+
+@bp.get("/export")
+@login_required
+def export_views():
+    """Download the views per video and day between the form's dates (the API's export, for the session)."""
+    try:
+        return export_download(*requested_export())
+    except ServiceError as error:
+        return _index(error.status, export_error=error.message,
+                      export_form={name: request.args.get(name, "") for name in ("from", "to", "format")})

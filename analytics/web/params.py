@@ -1,9 +1,11 @@
 """Reading query parameters strictly: a bad value is a 400, never a guess."""
 
 import re
+from datetime import date
 
 from flask import request
 
+from ..clock import parse_day
 from ..services.errors import InvalidInput
 
 _DIGITS = re.compile(r"[0-9]{1,9}")
@@ -42,3 +44,17 @@ def text(name: str, max_length: int) -> str:
     if len(raw) <= max_length and raw.isprintable():
         return raw
     raise InvalidInput(f"'{name}' must be at most {max_length} printable characters", code=f"invalid_{name}")
+
+
+def iso_date(name: str) -> date | None:
+    """Return query parameter `name` as a date written YYYY-MM-DD, or None when absent.
+
+    :raises InvalidInput: code invalid_<name>, for any other text (an empty one included).
+    """
+    raw = request.args.get(name)
+    if raw is None:
+        return None
+    day = parse_day(raw)
+    if day is not None:
+        return day
+    raise InvalidInput(f"'{name}' must be a date written YYYY-MM-DD, such as 2026-01-31", code=f"invalid_{name}")

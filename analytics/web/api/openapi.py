@@ -88,12 +88,26 @@ def _pixel_errors() -> dict:
     return answers
 
 
+DAY = {"type": "string", "format": "date", "example": "2026-01-31"}
+EXPORT_FILE = {
+    "description": "The file, written while it is sent: one row per video and day with views, by video then day",
+    "headers": {"Content-Disposition": {"schema": {"type": "string"},
+                                        "description": 'attachment; filename="viewtally-<from>-to-<to>.<format>"'}},
+    "content": {
+        "text/csv": {"schema": {"type": "string", "description": "Header video_id,date,views,unique_viewers,"
+                                "watch_seconds,completions; an id a spreadsheet would run as a formula starts with '"}},
+        "application/json": {"schema": _object({"success": {"const": True},
+                                                "data": {"type": "array", "items": _ref("ExportRow")}})},
+    },
+}
+
+
 _view_body = _object({"session": SESSION, "view": VIEW}, required=[])
 _watch_body = _object({
     "view": VIEW, "seconds": {**SECONDS, "description": "Seconds played, parts skipped by seeking left out"},
     "position": {**SECONDS, "description": "The furthest point reached, at most duration"},
     "duration": {**SECONDS, "description": "The video's duration"}}, required=list(WATCH_FIELDS))
-# Form fields are text; JSON may send them as numbers or as text.
+# A form's fields are text (read as numbers); JSON's must be numbers.
 _watch_form = _object({name: {"type": "string"} for name in WATCH_FIELDS})
 
 
@@ -102,6 +116,7 @@ def _bodies(schema: dict, form: dict | None = None) -> dict:
     return {"application/json": {"schema": schema}, "application/x-www-form-urlencoded": {"schema": form or schema},
             "text/plain": {"schema": {"type": "string", "contentMediaType": "application/json",
                                       "contentSchema": schema}}}
+
 
 ANALYTICS = ["analytics"]
 
@@ -178,6 +193,20 @@ PATHS = {
         "post": {"operationId": "reset_monthly", "tags": ANALYTICS, "summary": "Zero every video's views this month",
                  "security": ADMIN,
                  "responses": _responses(_ok(_ref("Reset")), {401: ["unauthorized"], 429: ["rate_limited"]})},
+    },
+    "/api/analytics/export": {
+        "get": {"operationId": "export_views", "tags": ANALYTICS, "summary": "Views per video and day, as a file",
+                "description": "Days with views only; a year of 100,000 videos streams without a limit on the range.",
+                "security": ADMIN,
+                "parameters": [
+                    _query("from", DAY, "First day (YYYY-MM-DD); default: 29 days before `to`"),
+                    _query("to", DAY, "Last day (YYYY-MM-DD); default: today in TIMEZONE"),
+                    _query("format", {"type": "string", "enum": ["csv", "json"], "default": "csv"},
+                           "CSV, or JSON: the success envelope around an array of rows"),
+                ],
+                "responses": _responses(EXPORT_FILE, {
+                    400: ["invalid_from", "invalid_to", "invalid_range", "invalid_format"], 401: ["unauthorized"],
+                    429: ["rate_limited"]})},
     },
     "/api/videos": {
         "post": {
@@ -259,6 +288,10 @@ SCHEMAS = {
         "viewsLastMonthByNow": {**COUNT, "description": "Views last month up to this day and time, to 5 minutes"},
         "videos": COUNT, "watchSecondsToday": SECONDS_PLAYED, "watchSecondsTotal": SECONDS_PLAYED}),
     "Reset": _object({"message": {"type": "string"}, "count": COUNT}),
+    "ExportRow": _object({"videoId": {"type": "string"}, "date": DAY, "views": COUNT, "uniqueViewers": COUNT,
+                          "watchSeconds": {"type": "number", "minimum": 0,
+                                           "description": "Seconds played, to the millisecond"},
+                          "completions": COUNT}),
     "NewVideo": _object({"id": VIDEO_ID, "title": {
         "type": "string", "minLength": 1, "maxLength": TITLE_MAX,
         "description": f"1 to {TITLE_MAX} printable characters on one line, stored without surrounding blanks"}}),

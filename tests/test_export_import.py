@@ -343,7 +343,8 @@ def test_days_of_this_month_and_today_move_the_period_counters(app, client, cloc
 
     runner.invoke(args=["analytics", "import-daily", write(tmp_path, "video_id,date,views\nintro,2026-03-14,0\n")])
     assert stats() == {"videoId": "intro", "viewsToday": 0, "viewsMonth": 6, "viewsTotal": 7,
-                       "uniqueViewersToday": 0}  # distinct viewers never exceed views
+                       "uniqueViewersToday": 0,  # distinct viewers never exceed views
+                       "watchSecondsToday": 0.0, "watchSecondsMonth": 0.0, "completionsToday": 0}
     assert rows(app, "SELECT views, unique_viewers FROM daily_views WHERE day = '2026-03-14'") == [(0, 0)]
     totals = client.get("/api/analytics/totals").json["data"]
     assert (totals["viewsToday"], totals["viewsMonth"], totals["viewsTotal"]) == (0, 6, 7)

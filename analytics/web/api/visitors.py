@@ -3,6 +3,7 @@
 import ipaddress
 import json
 import re
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from ...context import running_app, this_request
@@ -57,6 +58,7 @@ def embedding_origin(environ: dict) -> str | None:
     return None
 
 
+@lru_cache(maxsize=1024)  # a site's views send the same few Origin values over and over
 def _origin_of(url: str) -> str | None:
     """Return a URL's origin as browsers write it: lower case, an international name in punycode,
     no final dot, no port when it is the scheme's own; None for anything else than a plain host."""

@@ -1,12 +1,14 @@
 """Reading query parameters strictly: a bad value is a 400, never a guess."""
 
 import re
+from datetime import date
 
 from flask import request
 
 from ..services.errors import InvalidInput
 
 _DIGITS = re.compile(r"[0-9]{1,9}")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def whole_number(name: str, default: int, low: int, high: int) -> int:
@@ -42,3 +44,21 @@ def text(name: str, max_length: int) -> str:
     if len(raw) <= max_length and raw.isprintable():
         return raw
     raise InvalidInput(f"'{name}' must be at most {max_length} printable characters", code=f"invalid_{name}")
+
+
+def day(name: str) -> date | None:
+    """Return query parameter `name` as a date written YYYY-MM-DD, or None when absent or empty.
+
+    An empty value is what a form sends for a date left blank.
+
+    :raises InvalidInput: code invalid_<name>.
+    """
+    raw = request.args.get(name, "")
+    if not raw:
+        return None
+    try:
+        if _DATE.fullmatch(raw):
+            return date.fromisoformat(raw)
+    except ValueError:  # 2026-02-30
+        pass
+    raise InvalidInput(f"'{name}' must be a date written YYYY-MM-DD, such as 2026-01-31", code=f"invalid_{name}")

@@ -246,7 +246,7 @@ def test_a_period_picked_on_the_dashboard_changes_every_number(browser, server, 
     rows = lambda: page.locator("tbody tr").evaluate_all(  # noqa: E731
         "rows => rows.map(r => [r.dataset.videoId, r.querySelector('td.num').textContent])")
     texts = lambda selector: page.locator(selector).all_inner_texts()  # noqa: E731
-    assert [page.locator(f"[data-total={key}]").inner_text() for key in ("viewsToday", "uniqueViewersToday")] == ["8", "8"]
+    assert texts("[data-total=viewsToday], [data-total=uniqueViewersToday]") == ["8", "8"]
     assert [row[0] for row in rows()] == ["behind", "trailer"]
 
     page.get_by_label("Period", exact=True).select_option("last-7-days")

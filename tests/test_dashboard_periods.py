@@ -66,8 +66,8 @@ def expected(first: date, last: date) -> dict:
         per_day[day] = per_day.get(day, 0) + n
         viewers[day] = max(viewers.get(day, 0), n)
     return {"views": sum(per_day.values()), "viewer_days": sum(viewers.values()), "per_day": per_day,
-            "order": sorted(per_video, key=lambda video_id: (-per_video[video_id], video_id)),
-            "per_video": per_video}
+            "viewers_per_day": viewers, "per_video": per_video,
+            "order": sorted(per_video, key=lambda video_id: (-per_video[video_id], video_id))}
 
 
 def numbers(page: str) -> dict[str, int]:
@@ -112,6 +112,9 @@ def test_each_period_shows_its_totals_chart_and_table(app, client, clock, name):
         assert bars[0][0] == first.isoformat() and bars[-1][0] == last.isoformat()
         assert {day: int(views) for day, views in bars if int(views)} == {
             day.isoformat(): views for day, views in want["per_day"].items()}
+        viewer_bars = re.findall(r'data-date="([\d-]+)" data-unique-viewers="(\d+)"', page)
+        assert {day: int(viewers) for day, viewers in viewer_bars if int(viewers)} == {
+            day.isoformat(): viewers for day, viewers in want["viewers_per_day"].items()}
     assert "data-total=" not in page and "data-count=" not in page  # dashboard.js refreshes live numbers only
 
 
@@ -126,9 +129,11 @@ def test_a_custom_range_shows_its_days(app, client, clock, first, last):
     want = expected(date.fromisoformat(first), date.fromisoformat(last))
     page = client.get(f"/dashboard?from={first}&to={last}").get_data(as_text=True)
     shown = numbers(page)
-    assert shown["views"] == want["views"]
+    days = (date.fromisoformat(last) - date.fromisoformat(first)).days + 1
+    assert shown["views"] == want["views"] and shown["videos"] == len(want["order"])
+    assert shown["uniqueViewers" if days == 1 else "viewerDays"] == want["viewer_days"]
     assert table(page) == [(video_id, want["per_video"][video_id]) for video_id in want["order"]]
-    assert len(re.findall(r'<rect class="views"', page)) == (date.fromisoformat(last) - date.fromisoformat(first)).days + 1
+    assert len(re.findall(r'<rect class="views"', page)) == days
     assert f'value="{first}"' in page and f'value="{last}"' in page  # the picker shows the range it shows
 
 
@@ -278,7 +283,8 @@ def test_the_table_reads_the_days_from_the_day_index_alone(make_app):
             sa.event.remove(db.engine, "before_cursor_execute", catch)
         statement, parameters = next((s, p) for s, p in caught if "GROUP BY video_id" in s)
         with db.engine.connect() as connection:
-            plan = " ".join(row[-1] for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters))
+            plan = " ".join(row[-1] for row in connection.exec_driver_sql(
+                f"EXPLAIN QUERY PLAN {statement}", parameters))
     assert numbers(page)["views"] == 0 and numbers(page)["videos"] == 30  # rows beside the site sums: all 60 each
     assert table(page)[:2] == [("v00", 60), ("v01", 60)]
     assert "USING COVERING INDEX ix_daily_views_day (day>? AND day<?)" in plan

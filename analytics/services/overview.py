@@ -1,4 +1,4 @@
-"""Numbers across all videos, for the dashboard: totals, their change, views per day."""
+"""Numbers across all videos, for the dashboard: totals, their change, views per day, and a period's."""
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -126,7 +126,8 @@ class PeriodNumbers:
     ``unique_viewers`` is the day's distinct viewers when the span is one
     day; over several days it is their sum, viewer-days: daily distinct
     viewers cannot be added up into distinct viewers, so the page names it
-    so. ``per_month`` is filled only for a span charted per month.
+    so. Either ``per_day`` or, for a span charted per month, ``per_month``
+    is filled.
     """
 
     views: int

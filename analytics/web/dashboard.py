@@ -67,8 +67,7 @@ def overview_page():
     sort = choice("sort", default="views_total", allowed=SORTS)
     page = whole_number("page", default=1, low=1, high=1_000_000)
     span = chosen_span(clock)
-    if "period" in request.args and (request.args["period"] in ("", "custom") or "from" in request.args
-                                     or "to" in request.args):  # the picker's form: keep the short address
+    if from_the_picker():
         kept = {"q": search or None, "sort": request.args.get("sort") if span is None else None}
         return redirect(url_for("dashboard.overview_page", **kept, **span_address(span)))
     shared = dict(search=search, span=span, periods=periods.NAMED, today=clock.today(),
@@ -94,16 +93,24 @@ def chosen_span(clock: Clock) -> Span | None:
 
     :raises InvalidInput: an unknown name, a malformed date, or a custom period without both dates.
     """
-    name = choice("period", default="custom", allowed=("", *periods.NAMED, "custom"))
+    if request.args.get("period") == "":
+        return None
+    name = choice("period", default="custom", allowed=(*periods.NAMED, "custom"))
     first, last = day("from"), day("to")
-    if name in periods.NAMED:
+    if name != "custom":
         return periods.named(name, clock)
-    if name == "" or (first is None and last is None and "period" not in request.args):
+    if first is None and last is None and "period" not in request.args:
         return None
     if first is None or last is None:
         raise InvalidInput("A custom period needs both dates: 'from' and 'to', written YYYY-MM-DD",
                            code="invalid_period")
     return periods.between(first, last, clock)
+
+
+def from_the_picker() -> bool:
+    """Tell whether the address is the picker's form, which sends fields its period does not need."""
+    fields = request.args
+    return "period" in fields and (fields["period"] in ("", "custom") or "from" in fields or "to" in fields)
 
 
 def span_address(span: Span | None) -> dict[str, str]:

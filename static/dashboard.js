@@ -81,6 +81,13 @@
     done(document.execCommand && document.execCommand("copy") ? "Copied" : "Press Ctrl+C");
   }
 
+  // Typing a date means a custom range: without this, the period chosen before would win.
+  document.querySelectorAll("form.periods").forEach(function (form) {
+    form.querySelectorAll("input[type=date]").forEach(function (input) {
+      input.addEventListener("change", function () { form.elements.period.value = "custom"; });
+    });
+  });
+
   document.querySelectorAll("[data-copy]").forEach(function (button) {
     button.addEventListener("click", function () { copy(button); });
   });

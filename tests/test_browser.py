@@ -4,8 +4,10 @@ import http.server
 import json
 import os
 import shutil
+import sqlite3
 import threading
 import time
+from datetime import datetime, timedelta, timezone
 from functools import partial
 
 import pytest
@@ -221,7 +223,59 @@ def test_the_dashboard_works_without_javascript_on_a_dark_phone(browser, server)
     page.get_by_role("link", name="Today").click()  # sorting is a plain link
     page.wait_for_url("**sort=views_today*")
     assert "sort=views_today" in page.url
+    page.get_by_label("Period", exact=True).select_option("yesterday")  # so is the period picker: a GET form
+    page.get_by_role("button", name="Show").click()
+    page.wait_for_url("**period=yesterday")
+    assert page.locator("[data-period=views]").inner_text() == "0"
+    assert "No video was viewed in this period." in page.locator("main").inner_text()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
     context.close()
+
+
+def test_a_period_picked_on_the_dashboard_changes_every_number(browser, server, tmp_path):
+    register(server, "behind", "Behind the scenes")
+    view(server, "trailer", 3)
+    view(server, "behind", 5)
+    earlier = (datetime.now(timezone.utc) - timedelta(days=3)).date().isoformat()  # the server's zone is UTC
+    with sqlite3.connect(tmp_path / "browser.db") as connection:  # three days ago, as counting leaves it
+        connection.executemany("INSERT INTO daily_views (video_id, day, views, unique_viewers) VALUES (?, ?, ?, ?)",
+                               [("trailer", earlier, 20, 4), ("behind", earlier, 2, 2)])
+        connection.execute("INSERT INTO daily_summary (day, views, unique_viewers, duplicate, bot) "
+                           "VALUES (?, 22, 5, 1, 3)", (earlier,))
+    page = new_page(browser)
+    page.goto(f"{server.url}/dashboard")
+    rows = lambda: page.locator("tbody tr").evaluate_all(  # noqa: E731
+        "rows => rows.map(r => [r.dataset.videoId, r.querySelector('td.num').textContent])")
+    texts = lambda selector: page.locator(selector).all_inner_texts()  # noqa: E731
+    assert texts("[data-total=viewsToday], [data-total=uniqueViewersToday]") == ["8", "8"]
+    assert [row[0] for row in rows()] == ["behind", "trailer"]
+
+    page.get_by_label("Period", exact=True).select_option("last-7-days")
+    page.get_by_role("button", name="Show").press("Enter")  # from the keyboard
+    page.wait_for_url("**/dashboard?period=last-7-days")
+    assert texts("[data-period=views], [data-period=viewerDays], [data-period=videos]") == ["30", "13", "2"]
+    assert texts("[data-period-filtered=bot], [data-period-filtered=duplicate]") == ["3", "1"]
+    assert rows() == [["trailer", "23"], ["behind", "7"]]
+    bars = page.locator("rect.views").evaluate_all("bars => bars.map(b => [b.dataset.date, b.dataset.views])")
+    assert len(bars) == 7 and [earlier, "22"] in bars and bars[-1][1] == "8"
+    assert page.get_by_label("Period", exact=True).input_value() == "last-7-days"
+
+    page.get_by_label("From", exact=True).fill(earlier)  # typing dates picks the custom range (dashboard.js)
+    page.get_by_label("To", exact=True).fill(earlier)
+    assert page.get_by_label("Period", exact=True).input_value() == "custom"
+    page.get_by_role("button", name="Show").click()
+    page.wait_for_url(f"**/dashboard?from={earlier}&to={earlier}")
+    assert texts("[data-period=views], [data-period=uniqueViewers], [data-period=videos]") == ["22", "5", "2"]
+    assert rows() == [["trailer", "20"], ["behind", "2"]]
+    assert page.locator("rect.views").evaluate_all("bars => bars.map(b => b.dataset.views)") == ["22"]
+
+    page.reload()  # the address keeps the period
+    assert page.locator("[data-period=views]").inner_text() == "22"
+    page.get_by_label("Period", exact=True).select_option("")
+    page.get_by_role("button", name="Show").click()
+    page.wait_for_url(f"{server.url}/dashboard")
+    assert page.locator("[data-total=viewsToday]").inner_text() == "8"
+    page.close()
 
 
 def total_views(server, video_id: str = "trailer") -> int:
@@ -478,7 +532,7 @@ def axe_violations(page, axe) -> list[str]:
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_every_page_passes_axe_in_light_and_dark(browser, server, axe, scheme):
-    """Dashboard, video page, demo, login (with its error), admin (with a message) and the rest: WCAG 2.1 AA."""
+    """Dashboard (live and in periods), video page, demo, login (with its error), admin (with a message) and the rest."""
     register(server, "behind", "Behind the scenes")
     view(server, "trailer", 3)
     view(server, "behind", 5)
@@ -490,8 +544,9 @@ def test_every_page_passes_axe_in_light_and_dark(browser, server, axe, scheme):
     context = new_context(browser, color_scheme=scheme)
     page = context.new_page()
     found = []
-    for path in ["/dashboard", "/dashboard?sort=views_today&q=e", "/dashboard/videos/trailer", "/demo",
-                 "/admin/login"]:
+    for path in ["/dashboard", "/dashboard?sort=views_today&q=e", "/dashboard?period=last-7-days",
+                 "/dashboard?period=last-12-months&q=e", "/dashboard?period=yesterday", "/dashboard/videos/trailer",
+                 "/demo", "/admin/login"]:
         page.goto(f"{server.url}{path}")
         found += axe_violations(page, axe)
     page.get_by_label("Admin token").fill("not the token")
@@ -506,7 +561,8 @@ def test_every_page_passes_axe_in_light_and_dark(browser, server, axe, scheme):
     page.get_by_role("status").first.wait_for(state="visible")  # the add's redirect has landed
     assert page.url == f"{server.url}/admin"
     found += axe_violations(page, axe)
-    for path in ["/admin/reset/daily", "/admin/logout", "/no/such/page"]:  # confirmations, an error page
+    confirmations_and_errors = ["/admin/reset/daily", "/admin/logout", "/no/such/page", "/dashboard?period=week"]
+    for path in confirmations_and_errors:
         page.goto(f"{server.url}{path}")
         found += axe_violations(page, axe)
     context.close()

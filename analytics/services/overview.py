@@ -1,4 +1,4 @@
-"""Numbers across all videos, for the dashboard: totals, their change, views per day."""
+"""Numbers across all videos, for the dashboard: totals, their change, views per day, and a period's."""
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -11,6 +11,7 @@ from ..clock import Clock
 from ..database import read_transaction
 from ..models import (BUCKET_SECONDS, FILTER_REASONS, SUMMARY_COLUMNS, DailySummary, DailyView, DailyWatch, Video,
                       ViewBucket, counter_totals)
+from .periods import Span
 from .stamps import Stamps
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -124,3 +125,52 @@ def views_per_day(days: int, clock: Clock, video_id: str | None = None) -> list[
             for n, number in enumerate(numbers):
                 sums[n] += int(number or 0)
     return [DayCount(day, *stored.get(day, (0, 0, 0, 0))) for day in (first + timedelta(n) for n in range(days))]
+
+
+class MonthCount(NamedTuple):
+    """Views in one local month (its first day), or in the part of it a period covers."""
+
+    month: date
+    views: int
+
+
+@dataclass(frozen=True)
+class PeriodNumbers:
+    """Views across all videos in a span of local days, from one daily_summary row per day.
+
+    ``unique_viewers`` is the day's distinct viewers when the span is one
+    day; over several days it is their sum, viewer-days: daily distinct
+    viewers cannot be added up into distinct viewers, so the page names it
+    so. Either ``per_day`` or, for a span charted per month, ``per_month``
+    is filled.
+    """
+
+    views: int
+    unique_viewers: int
+    filtered: dict[str, int]
+    per_day: list[DayCount]
+    per_month: list[MonthCount]
+
+
+def in_span(span: Span) -> PeriodNumbers:
+    """Return the views, viewers and filtered requests of every day in `span`, and their sums.
+
+    A reset of the counters does not touch the daily rows, so "today" here
+    may differ from the live figure after one.
+    """
+    columns = (DailySummary.day, DailySummary.views, DailySummary.unique_viewers,
+               *(getattr(DailySummary, reason) for reason in FILTER_REASONS))
+    with read_transaction() as connection:
+        stored = {day: numbers for day, *numbers in connection.execute(
+            sa.select(*columns).where(DailySummary.day.between(span.first, span.last))).all()}
+    sums = [sum(int(numbers[n]) for numbers in stored.values()) for n in range(2 + len(FILTER_REASONS))]
+    per_day = [DayCount(day, *(int(n) for n in stored.get(day, (0, 0))[:2]))
+               for day in (span.first + timedelta(n) for n in range(span.days))]
+    per_month = []
+    if span.monthly:
+        views = {month: 0 for month in span.months()}
+        for day in per_day:
+            views[day.date.replace(day=1)] += day.views
+        per_month = [MonthCount(month, count) for month, count in views.items()]
+    return PeriodNumbers(views=sums[0], unique_viewers=sums[1], filtered=dict(zip(FILTER_REASONS, sums[2:])),
+                         per_day=per_day if not span.monthly else [], per_month=per_month)

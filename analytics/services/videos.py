@@ -4,12 +4,13 @@ import csv
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import date
 
 import sqlalchemy as sa
 
 from ..clock import Clock
 from ..database import insert, read_transaction, write_transaction
-from ..models import Video
+from ..models import DAILY_VIEWS_BY_DAY, DailyView, Video
 from .errors import InvalidInput, VideoExists, VideoNotFound
 from .stamps import Stamps
 
@@ -138,6 +139,49 @@ def list_videos(page: int, per_page: int, sort: str, clock: Clock, search: str =
             sa.select(*_listing_columns(*stamps.current_views())).where(Video.id.in_(ids)).order_by(*order)
         ).mappings().all()
     return Page(items=[dict(item) for item in items], page=page, per_page=per_page, total=total)
+
+
+def list_viewed_between(first: date, last: date, page: int, per_page: int, search: str = "") -> Page:
+    """Return one page of the videos viewed from local day `first` to `last`, most views in them first.
+
+    Each item has the video's id, title and ``views``, its views in those
+    days; a video without any is not listed, and `total` counts the ones
+    with. The database adds up the days and keeps the page (GROUP BY,
+    ORDER BY the sums, LIMIT), the count riding along as a window over the
+    groups; the days are read from the (day, video_id, views) index alone.
+    """
+    with read_transaction() as connection:
+        video_id, day, views = sa.column("video_id"), sa.column("day", sa.Date), sa.column("views")
+        where = [day.between(first, last)]
+        if search:
+            where.append(video_id.in_(sa.select(Video.id).where(_count_matching(connection, search)[1])))
+        period_views = sa.func.sum(views)
+        groups = (sa.select(video_id).select_from(_daily_views_by_day(connection)).where(*where)
+                  .group_by(video_id).having(period_views > 0))
+        sums = (groups.add_columns(period_views.label("views"), sa.func.count().over().label("total"))
+                .order_by(period_views.desc(), video_id).limit(per_page).offset((page - 1) * per_page)
+                .subquery())
+        items = connection.execute(
+            sa.select(Video.id, Video.title, sums.c.views, sums.c.total).join(sums, sums.c.video_id == Video.id)
+            .order_by(sums.c.views.desc(), Video.id)).mappings().all()
+        # Past the last page there is no row to carry the count.
+        total = items[0]["total"] if items else connection.scalar(
+            sa.select(sa.func.count()).select_from(groups.subquery()))
+    return Page(items=[{key: item[key] for key in ("id", "title", "views")} for item in items],
+                page=page, per_page=per_page, total=total)
+
+
+def _daily_views_by_day(connection):
+    """FROM daily_views, read through DAILY_VIEWS_BY_DAY.
+
+    SQLite is told to: once ANALYZE has run, it prefers to skip-scan the
+    primary key (video_id, day) for its order, reading every row of the
+    table for the views (about 4x slower for a year than this index and a
+    sort; see bench/periods.py).
+    """
+    if connection.dialect.name == "sqlite":
+        return sa.table(sa.quoted_name(f"{DailyView.__tablename__} INDEXED BY {DAILY_VIEWS_BY_DAY.name}", quote=False))
+    return DailyView.__table__
 
 
 def _count_matching(connection, search: str) -> tuple[int, object]:

@@ -2,12 +2,14 @@
 
 from datetime import datetime, timedelta
 
-from flask import Blueprint, current_app, redirect, render_template, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
-from ..clock import current_clock
-from ..services import origins, overview, videos, watch
+from ..clock import Clock, current_clock
+from ..services import origins, overview, periods, videos, watch
+from ..services.errors import InvalidInput
+from ..services.periods import Span
 from ..services.videos import SORTS, check_video_id
-from .params import choice, text, whole_number
+from .params import choice, iso_date, text, whole_number
 from .session import logged_in, to_login
 
 bp = Blueprint("dashboard", __name__)
@@ -75,18 +77,65 @@ def home():
 
 @bp.get("/dashboard")
 def overview_page():
-    """Show the totals, the views per day and the table of videos."""
+    """Show the totals, the views per day and the table of videos: live, or in a chosen period."""
     clock = current_clock()
     search = text("q", max_length=100)
     sort = choice("sort", default="views_total", allowed=SORTS)
     page = whole_number("page", default=1, low=1, high=1_000_000)
+    span = chosen_span(clock)
+    if from_the_picker():
+        kept = {"q": search or None, "sort": request.args.get("sort") if span is None else None}
+        return redirect(url_for("dashboard.overview_page", **kept, **span_address(span)))
+    shared = dict(search=search, span=span, periods=periods.NAMED, today=clock.today(),
+                  zone=current_app.config["TIMEZONE"])
+    if span is not None:
+        return render_template(
+            "dashboard/period.html", numbers=overview.in_span(span), address=span_address(span),
+            listing=videos.list_viewed_between(span.first, span.last, page, PER_PAGE, search), **shared)
     return render_template(
         "dashboard/overview.html",
         totals=overview.totals(clock),
         per_day=overview.views_per_day(CHART_DAYS, clock),
         listing=videos.list_videos(page, PER_PAGE, sort, clock, search),
-        sort=sort, search=search, zone=current_app.config["TIMEZONE"],
+        sort=sort, **shared,
     )
+
+
+def chosen_span(clock: Clock) -> Span | None:
+    """Read the period of the address: ?period=<name>, or ?from=&to= (also with period=custom); None for live.
+
+    The picker sends every field: with a named period its dates are ignored,
+    and an empty period means live.
+
+    :raises InvalidInput: an unknown name, a malformed date, or a custom period without both dates.
+    """
+    if request.args.get("period") == "":
+        return None
+    name = choice("period", default="custom", allowed=(*periods.NAMED, "custom"))
+    first, last = iso_date("from", blank_is_none=True), iso_date("to", blank_is_none=True)
+    if name != "custom":
+        return periods.named(name, clock)
+    if first is None and last is None and "period" not in request.args:
+        return None
+    if first is None or last is None:
+        raise InvalidInput("A custom period needs both dates: 'from' and 'to', written YYYY-MM-DD",
+                           code="invalid_period")
+    return periods.between(first, last, clock)
+
+
+def from_the_picker() -> bool:
+    """Tell whether the address is the picker's form, which sends fields its period does not need."""
+    fields = request.args
+    return "period" in fields and (fields["period"] in ("", "custom") or "from" in fields or "to" in fields)
+
+
+def span_address(span: Span | None) -> dict[str, str]:
+    """Return the query parameters that name `span` in an address."""
+    if span is None:
+        return {}
+    if span.name != "custom":
+        return {"period": span.name}
+    return {"from": span.first.isoformat(), "to": span.last.isoformat()}
 
 
 @bp.get("/dashboard/videos/<video_id>")

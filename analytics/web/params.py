@@ -46,13 +46,15 @@ def text(name: str, max_length: int) -> str:
     raise InvalidInput(f"'{name}' must be at most {max_length} printable characters", code=f"invalid_{name}")
 
 
-def iso_date(name: str) -> date | None:
+def iso_date(name: str, blank_is_none: bool = False) -> date | None:
     """Return query parameter `name` as a date written YYYY-MM-DD, or None when absent.
 
-    :raises InvalidInput: code invalid_<name>, for any other text (an empty one included).
+    `blank_is_none`: an empty value is None too (what a form sends for a date left blank).
+
+    :raises InvalidInput: code invalid_<name>, for any other text.
     """
     raw = request.args.get(name)
-    if raw is None:
+    if raw is None or (blank_is_none and raw == ""):
         return None
     day = parse_day(raw)
     if day is not None:

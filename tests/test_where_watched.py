@@ -169,3 +169,16 @@ def test_an_allowed_origin_with_the_schemes_own_port_matches(make_app):
     client = app.test_client()
     add_video(app)
     assert view_from(client, "https://videos.example.com")["counted"] is True
+
+
+def test_a_period_shows_the_watch_time_of_its_days(app, client, clock):
+    from datetime import datetime, timezone
+
+    add_video(app)
+    clock.set(datetime(2026, 3, 10, 12, tzinfo=timezone.utc))
+    count_view(client)
+    clock.advance(minutes=5)
+    report(client, seconds=90, position=90, duration=120)
+    clock.set(datetime(2026, 3, 14, 12, tzinfo=timezone.utc))
+    assert "Watch time 1:30" in text_of(client.get("/dashboard?period=last-7-days"))
+    assert "Watch time 0:00" in text_of(client.get("/dashboard?period=today"))

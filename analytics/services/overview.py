@@ -150,6 +150,7 @@ class PeriodNumbers:
     filtered: dict[str, int]
     per_day: list[DayCount]
     per_month: list[MonthCount]
+    watch_ms: int = 0  # what the period's counted views reported playing
 
 
 def in_span(span: Span) -> PeriodNumbers:
@@ -163,6 +164,8 @@ def in_span(span: Span) -> PeriodNumbers:
     with read_transaction() as connection:
         stored = {day: numbers for day, *numbers in connection.execute(
             sa.select(*columns).where(DailySummary.day.between(span.first, span.last))).all()}
+        watched = int(connection.scalar(sa.select(sa.func.coalesce(sa.func.sum(DailySummary.watch_ms), 0)).where(
+            DailySummary.day.between(span.first, span.last))))
     sums = [sum(int(numbers[n]) for numbers in stored.values()) for n in range(2 + len(FILTER_REASONS))]
     per_day = [DayCount(day, *(int(n) for n in stored.get(day, (0, 0))[:2]))
                for day in (span.first + timedelta(n) for n in range(span.days))]
@@ -173,4 +176,5 @@ def in_span(span: Span) -> PeriodNumbers:
             views[day.date.replace(day=1)] += day.views
         per_month = [MonthCount(month, count) for month, count in views.items()]
     return PeriodNumbers(views=sums[0], unique_viewers=sums[1], filtered=dict(zip(FILTER_REASONS, sums[2:])),
+                         watch_ms=watched,
                          per_day=per_day if not span.monthly else [], per_month=per_month)

@@ -400,5 +400,8 @@ def test_no_client_address_user_agent_or_referrer_reaches_the_logs_or_instance(s
     haystacks = {"server output": output.encode()}
     haystacks.update({str(path): path.read_bytes() for path in instance_files})
     for name, data in haystacks.items():
-        for needle in (address.encode(), bytes([203, 0, 113, 77]), b"PrivacyMarker", b"video-site.example"):
+        for needle in (address.encode(), bytes([203, 0, 113, 77]), b"PrivacyMarker", b"/watch", b"secret=1"):
             assert needle not in data, f"{needle!r} found in {name}"
+    # The embedding site is kept (where the video is watched), as its scheme and host alone.
+    assert b"video-site.example" not in haystacks["server output"]
+    assert any(b"https://video-site.example" in data for name, data in haystacks.items() if "analytics.db" in name)

@@ -582,11 +582,15 @@ def wait_for_watch(server, low: float, high: float, video_id: str = "trailer", t
     return stats
 
 
-def player_page(server, folder, name: str) -> None:
-    """A page on another site with the demo's 20-second video, muted, and the snippet."""
+def open_player(browser, server, other_site, name: str):
+    """Open a page on another site with the demo's 20-second video, muted, and the snippet; return it."""
+    folder, address = other_site
     (folder / name).write_text(f"""<!doctype html><html><head><link rel="icon" href="data:,"></head><body>
   <video id="v" src="{server.url}/static/demo.webm" muted preload="auto" data-viewtally-id="trailer"></video>
   <script src="{server.url}/static/track.js"></script></body></html>""")
+    page = new_page(browser)
+    page.goto(f"{address}/{name}")
+    return page
 
 
 def play_until(page, seconds: float) -> None:
@@ -597,10 +601,7 @@ def play_until(page, seconds: float) -> None:
 
 
 def test_a_video_played_to_the_end_reports_its_watch_time_and_completion(browser, server, other_site):
-    folder, address = other_site
-    player_page(server, folder, "ended.html")
-    page = new_page(browser)
-    page.goto(f"{address}/ended.html")
+    page = open_player(browser, server, other_site, "ended.html")
     page.evaluate("() => { const v = document.getElementById('v'); v.playbackRate = 4; return v.play(); }")
     page.wait_for_function("document.getElementById('v').ended", timeout=20_000)
     stats = wait_for_watch(server, 18, 20.5)  # the page is still open: the end alone reported it
@@ -609,10 +610,7 @@ def test_a_video_played_to_the_end_reports_its_watch_time_and_completion(browser
 
 
 def test_a_hidden_page_reports_what_was_played_and_hiding_twice_counts_once(browser, server, other_site):
-    folder, address = other_site
-    player_page(server, folder, "hidden.html")
-    page = new_page(browser)
-    page.goto(f"{address}/hidden.html")
+    page = open_player(browser, server, other_site, "hidden.html")
     play_until(page, 6)
     page.evaluate("""() => { Object.defineProperty(document, "hidden", {value: true, configurable: true});
                              document.dispatchEvent(new Event("visibilitychange")); }""")
@@ -654,22 +652,16 @@ def test_the_demo_played_halfway_and_left_shows_about_half_watched_on_its_page(b
 
 
 def test_an_embed_on_a_second_site_appears_under_where_it_is_watched(browser, server, other_site):
-    folder, address = other_site
-    player_page(server, folder, "embed.html")
-    page = new_page(browser)
-    page.goto(f"{address}/embed.html")
+    page = open_player(browser, server, other_site, "embed.html")
     page.evaluate("document.getElementById('v').play()")
     wait_for_total(server, 1)
     page.goto(f"{server.url}/dashboard/videos/trailer")
-    assert page.locator(f"[data-origin='{address}']").inner_text() == "1"
+    assert page.locator(f"[data-origin='{other_site[1]}']").inner_text() == "1"
     page.close()
 
 
 def test_a_seek_to_the_end_is_no_completion_and_min_seconds_wait_for_play(browser, server, other_site):
-    folder, address = other_site
-    player_page(server, folder, "seek.html")
-    page = new_page(browser)
-    page.goto(f"{address}/seek.html")
+    page = open_player(browser, server, other_site, "seek.html")
     play_until(page, 2)
     page.evaluate("() => { const v = document.getElementById('v'); v.play(); v.currentTime = v.duration; }")
     page.wait_for_function("document.getElementById('v').ended", timeout=10_000)
@@ -677,6 +669,7 @@ def test_a_seek_to_the_end_is_no_completion_and_min_seconds_wait_for_play(browse
     assert stats["completionsToday"] == 0
     page.close()
 
+    folder, address = other_site
     (folder / "wait.html").write_text(f"""<!doctype html><html><head><link rel="icon" href="data:,"></head><body>
   <video id="v" src="{server.url}/static/demo.webm" muted data-viewtally-id="behind"
          data-viewtally-min-seconds="0"></video>

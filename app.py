@@ -40,7 +40,7 @@ class Viewtally(Flask):
 
 def create_app(test_config: dict | None = None) -> Flask:
     """Build a Viewtally app; `test_config` replaces instance and environment config."""
-    from analytics import cli, config, database, extensions, instance_secrets, logs, scheduler
+    from analytics import cli, config, database, extensions, instance_secrets, logs, metrics, scheduler
     from analytics.web import admin, api, dashboard, errors, headers, health, request_guards, session
     from analytics.clock import Clock
     from analytics.services import screening, stats_cache
@@ -63,6 +63,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     cli.init_app(app)
     session.init_app(app)
     headers.init_app(app)
+    metrics.init_app(app)
 
     app.register_blueprint(api.bp)
     app.register_blueprint(health.bp)

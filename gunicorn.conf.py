@@ -29,6 +29,50 @@ secure_scheme_headers: dict = {}
 forwarder_headers = ""
 
 
+# Where the workers keep their request and error figures for /metrics (analytics/metrics.py);
+# made by on_starting when the environment names no folder, and then removed at exit.
+METRICS_FOLDER = "PROMETHEUS_MULTIPROC_DIR"
+_made_metrics_folder = None
+
+
+def on_starting(server):
+    """Give the workers one folder for their figures, emptied of the last run's, before any worker starts.
+
+    The master sets PROMETHEUS_MULTIPROC_DIR, so each worker has it before
+    it imports prometheus_client, which picks its mode then. A folder the
+    environment names is emptied (it must be this server's alone); otherwise
+    a private one is made.
+    """
+    import os
+    import tempfile
+
+    global _made_metrics_folder
+    folder = os.environ.get(METRICS_FOLDER)
+    if folder:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        for name in os.listdir(folder):
+            if name.endswith(".db"):
+                os.remove(os.path.join(folder, name))
+    else:
+        folder = _made_metrics_folder = os.environ[METRICS_FOLDER] = tempfile.mkdtemp(prefix="viewtally-metrics-")
+    server.log.info("Metrics of the workers in %s", folder)
+
+
+def child_exit(server, worker):
+    """Let the metrics forget a dead worker's live gauges (its counters and latencies stay in the totals)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    """Remove the metrics folder this server made."""
+    import shutil
+
+    if _made_metrics_folder:
+        shutil.rmtree(_made_metrics_folder, ignore_errors=True)
+
+
 def post_worker_init(worker):
     """Start the reset scheduler in each worker, after the fork, and say the worker serves.
 

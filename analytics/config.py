@@ -63,6 +63,8 @@ BOT_FILTER_ALLOW            None                        user-agent substrings th
                                                         (comma-separated; e.g. your own apps)
 IGNORE_IPS                  None                        addresses and CIDR ranges whose views are
                                                         excluded (space- or comma-separated)
+METRICS_PUBLIC              False                       answer GET /metrics to anyone; False: only
+                                                        with the admin token
 LOG_LEVEL                   INFO                        level of the ``analytics`` loggers
 LOG_RETENTION_DAYS          400                         days a view-log row is kept; older ones are
                                                         purged hourly (0: kept forever)
@@ -71,6 +73,10 @@ LOG_RETENTION_DAYS          400                         days a view-log row is k
 ``VIEWTALLY_INSTANCE_PATH`` (a plain environment variable, read before the
 app exists) moves the instance folder, which holds the SQLite file, the
 generated secrets and ``config.py``.
+
+``PROMETHEUS_MULTIPROC_DIR`` (another, read by prometheus_client as it
+loads) is the folder where the workers of one server add up their
+request and error figures; gunicorn.conf.py makes one when it is unset.
 """
 
 import ipaddress
@@ -120,12 +126,14 @@ DEFAULTS: dict[str, object] = {
     "BOT_FILTER": True,
     "BOT_FILTER_ALLOW": None,
     "IGNORE_IPS": None,
+    "METRICS_PUBLIC": False,
     "LOG_LEVEL": "INFO",
     "LOG_RETENTION_DAYS": 400,
 }
 
 _BOOLEANS = ("SCHEDULER_ENABLED", "RATELIMIT_ENABLED", "RATELIMIT_HEADERS_ENABLED",
-             "RATELIMIT_SWALLOW_ERRORS", "DASHBOARD_PUBLIC", "PUBLIC_COUNTERS", "BOT_FILTER")
+             "RATELIMIT_SWALLOW_ERRORS", "DASHBOARD_PUBLIC", "PUBLIC_COUNTERS", "BOT_FILTER",
+             "METRICS_PUBLIC")
 _COUNTS = ("STATS_CACHE_SECONDS", "MAX_CONTENT_LENGTH", "IMPORT_MAX_CONTENT_LENGTH", "TRUSTED_PROXIES",
            "PERMANENT_SESSION_LIFETIME", "DEDUP_WINDOW_SECONDS", "LOG_RETENTION_DAYS",
            "SCHEDULER_LEASE_SECONDS")

@@ -29,10 +29,8 @@ secure_scheme_headers: dict = {}
 forwarder_headers = ""
 
 
-# Where the workers keep their request and error figures for /metrics (analytics/metrics.py);
-# made by on_starting when the environment names no folder, and then removed at exit.
+# Where the workers keep their request and error figures for /metrics (analytics/metrics.py).
 METRICS_FOLDER = "PROMETHEUS_MULTIPROC_DIR"
-_made_metrics_folder = None
 
 
 def on_starting(server):
@@ -46,15 +44,16 @@ def on_starting(server):
     import os
     import tempfile
 
-    global _made_metrics_folder
     folder = os.environ.get(METRICS_FOLDER)
+    server.viewtally_made_metrics_folder = None  # on the arbiter: a reload (HUP) reads this file anew
     if folder:
         os.makedirs(folder, mode=0o700, exist_ok=True)
         for name in os.listdir(folder):
             if name.endswith(".db"):
                 os.remove(os.path.join(folder, name))
     else:
-        folder = _made_metrics_folder = os.environ[METRICS_FOLDER] = tempfile.mkdtemp(prefix="viewtally-metrics-")
+        folder = os.environ[METRICS_FOLDER] = tempfile.mkdtemp(prefix="viewtally-metrics-")
+        server.viewtally_made_metrics_folder = folder
     server.log.info("Metrics of the workers in %s", folder)
 
 
@@ -69,8 +68,9 @@ def on_exit(server):
     """Remove the metrics folder this server made."""
     import shutil
 
-    if _made_metrics_folder:
-        shutil.rmtree(_made_metrics_folder, ignore_errors=True)
+    made = getattr(server, "viewtally_made_metrics_folder", None)
+    if made:
+        shutil.rmtree(made, ignore_errors=True)
 
 
 def post_worker_init(worker):

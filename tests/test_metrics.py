@@ -78,8 +78,8 @@ def test_metrics_public_is_off_by_default(app):
 
 # --- The deployment's figures, from the database ---
 
-def test_views_by_outcome_after_real_views(make_app):
-    app = make_app(DEDUP_WINDOW_SECONDS=3600, BOT_FILTER=True)
+def test_views_by_outcome_after_real_views(make_app, backend_url):
+    app = make_app(SQLALCHEMY_DATABASE_URI=backend_url, DEDUP_WINDOW_SECONDS=3600, BOT_FILTER=True)
     add_video(app)
     client = app.test_client()
     browser = {"User-Agent": BROWSER_UA}
@@ -119,7 +119,9 @@ def test_two_apps_on_one_database_scrape_the_same_views_but_only_their_own_reque
     assert requests_seen(scrape(other.test_client()), VIEW_ROUTE, "POST", "2xx") == 0
 
 
-def test_job_figures_after_runs_that_succeed_and_fail(app, clock):
+def test_job_figures_after_runs_that_succeed_and_fail(make_app, backend_url):
+    app = make_app(SQLALCHEMY_DATABASE_URI=backend_url)
+    clock = app.extensions["viewtally.clock"]
     client = app.test_client()
     never = scrape(client)
     for job in scheduler.JOBS:

@@ -29,8 +29,10 @@ secure_scheme_headers: dict = {}
 forwarder_headers = ""
 
 
-# Where the workers keep their request and error figures for /metrics (analytics/metrics.py).
+# Where the workers keep their request and error figures for /metrics (analytics/metrics.py),
+# and the names of those files: prometheus_client's, and analytics/request_times.py's.
 METRICS_FOLDER = "PROMETHEUS_MULTIPROC_DIR"
+METRICS_FILES = ("*.db", "request_times_*.bin")
 
 
 def on_starting(server):
@@ -43,14 +45,15 @@ def on_starting(server):
     """
     import os
     import tempfile
+    from pathlib import Path
 
     folder = os.environ.get(METRICS_FOLDER)
     server.viewtally_made_metrics_folder = None  # on the arbiter: a reload (HUP) reads this file anew
     if folder:
         os.makedirs(folder, mode=0o700, exist_ok=True)
-        for name in os.listdir(folder):
-            if name.endswith(".db"):
-                os.remove(os.path.join(folder, name))
+        for pattern in METRICS_FILES:
+            for path in Path(folder).glob(pattern):
+                path.unlink()
     else:
         folder = os.environ[METRICS_FOLDER] = tempfile.mkdtemp(prefix="viewtally-metrics-")
         server.viewtally_made_metrics_folder = folder

@@ -159,6 +159,11 @@ def instance_path() -> str | None:
     return os.path.abspath(path) if path else None
 
 
+def metrics_folder() -> str | None:
+    """Return the folder named by PROMETHEUS_MULTIPROC_DIR, where a server's workers add up their figures."""
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+
+
 def load(app: Flask, test_config: dict | None = None) -> None:
     """Fill app.config from the layers and check that every value is usable."""
     app.config.from_mapping(DEFAULTS)

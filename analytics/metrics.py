@@ -3,41 +3,38 @@
 What the database holds for every worker already (views by outcome in
 daily_summary, the jobs in job_runs) is read from it at each scrape:
 exact across workers and restarts, at no cost to a request. What only a
-process sees (request latency, database and cache errors) is counted in
-prometheus_client instruments. Served from gunicorn.conf.py, these are in
-prometheus_client's multiprocess mode: every worker writes its figures to
-files in PROMETHEUS_MULTIPROC_DIR, and a scrape, whichever worker answers
-it, adds up the files of all of them, those of workers gone since the
-server started included. Without that folder (flask run, tests) each app
-keeps its instruments in a registry of its own, so two apps in one process
-never mix their figures.
+process sees is counted in it: request durations in a table of its own
+(request_times.py: cheaper on every request than a prometheus_client
+Histogram), database and cache errors, which are rare, in prometheus_client
+counters. Served from gunicorn.conf.py, both are kept in files in
+PROMETHEUS_MULTIPROC_DIR (prometheus_client's multiprocess mode for the
+counters), and a scrape, whichever worker answers it, adds up the files of
+every worker, those of workers gone since the server started included.
+Without that folder (flask run, tests) each app keeps its figures in
+memory of its own, so two apps in one process never mix them.
 """
 
 import logging
 from collections.abc import Iterable
-from time import perf_counter
 
 import sqlalchemy as sa
 from flask import Flask, has_app_context
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, values
+from prometheus_client import CollectorRegistry, Counter, generate_latest, values
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import event
 
+from . import config
 from .context import running_app
 from .extensions import db
+from .request_times import RequestTimes, timed
 from .services import job_runs, outcomes
 
 log = logging.getLogger(__name__)
 
 _EXTENSION = "viewtally.metrics"
-# The hot routes answer in about a millisecond; the slowest pages in a few hundred.
-LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-# Any other method (a client may send anything) is labelled "other", so the labels stay few.
-METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"))
-UNMATCHED = "unmatched"  # the route of a request that matched none (a 404, or a 405)
-_shared = None  # this process's instruments in multiprocess mode: the files are per process, not per app
+_shared_errors = None  # this process's error counters in multiprocess mode: the files are per process, not per app
 
 
 def multiprocess() -> bool:
@@ -45,88 +42,55 @@ def multiprocess() -> bool:
     return values.ValueClass._multiprocess
 
 
-class Instruments:
-    """A process's request latency and error counters, in `registry` (None in multiprocess mode: in files)."""
+class Errors:
+    """A process's database and cache error counters, in `registry` (None in multiprocess mode: in files)."""
 
     def __init__(self, registry: CollectorRegistry | None):
         self.registry = registry
-        self.latency = Histogram(
-            "viewtally_request_duration_seconds", "Time to answer a request, by route rule, method and status class",
-            ("route", "method", "status"), buckets=LATENCY_BUCKETS, registry=registry)
-        self.database_errors = Counter(
-            "viewtally_database_errors", "Errors the database raised, by SQLAlchemy's kind of error",
-            ("kind",), registry=registry)
-        self.cache_errors = Counter(
-            "viewtally_cache_errors", "Stats cache operations that failed (served from the database instead)",
-            ("operation",), registry=registry)
-        # (route, method, status class): its histogram, so a request looks one label set up once.
-        self._timers: dict[tuple[str, str, str], Histogram] = {}
-
-    def observe(self, environ: dict, status: str, seconds: float) -> None:
-        """Add one request's duration under its route rule (the pattern, never the path) and status class."""
-        request = environ.get("werkzeug.request")
-        rule = request.url_rule if request is not None else None
-        method = environ.get("REQUEST_METHOD")
-        key = (rule.rule if rule is not None else UNMATCHED, method if method in METHODS else "other", status[0])
-        timer = self._timers.get(key)
-        if timer is None:
-            route, method, status_class = key
-            timer = self._timers[key] = self.latency.labels(route, method, f"{status_class}xx")
-        timer.observe(seconds)
+        self.database = Counter("viewtally_database_errors", "Errors the database raised, by SQLAlchemy's "
+                                "kind of error", ("kind",), registry=registry)
+        self.cache = Counter("viewtally_cache_errors", "Stats cache operations that failed (served from the "
+                             "database instead)", ("operation",), registry=registry)
 
 
-class RequestTimer:
-    """WSGI middleware timing each request from its arrival to the start of its answer.
+class Instruments:
+    """What one app counts in this process: request times and errors."""
 
-    The answer starts inside the app, while its request is still current,
-    so the request's route rule can be read then (once the app returns,
-    Flask has let go of the request). An exception that escapes the app
-    (none does: errors.py answers every one) is left to the server's log.
-    """
-
-    def __init__(self, wsgi_app, instruments: Instruments):
-        self.wsgi_app = wsgi_app
-        self.observe = instruments.observe
-
-    def __call__(self, environ, start_response):
-        started = perf_counter()
-
-        def start(status: str, headers, exc_info=None):
-            self.observe(environ, status, perf_counter() - started)
-            return start_response(status, headers, exc_info)
-
-        return self.wsgi_app(environ, start)
+    def __init__(self, times: RequestTimes, errors: Errors):
+        self.times = times
+        self.errors = errors
 
 
 def init_app(app: Flask) -> None:
-    """Time every request and count the database's errors, into this app's (or process's) instruments."""
-    global _shared
+    """Time every request and count the database's errors (after the blueprints: the routes shape the table)."""
+    global _shared_errors
     if multiprocess():
-        instruments = _shared = _shared or Instruments(None)
+        errors = _shared_errors = _shared_errors or Errors(None)
+        times = RequestTimes(app, config.metrics_folder())
     else:
-        instruments = Instruments(CollectorRegistry())
-    app.extensions[_EXTENSION] = instruments
-    app.wsgi_app = RequestTimer(app.wsgi_app, instruments)
+        errors, times = Errors(CollectorRegistry()), RequestTimes(app, None)
+    app.extensions[_EXTENSION] = Instruments(times, errors)
+    app.wsgi_app = timed(app.wsgi_app, times)
     with app.app_context():
-        event.listen(db.engine, "handle_error", lambda context: _count_engine_error(instruments, context))
+        event.listen(db.engine, "handle_error", lambda context: _count_engine_error(errors, context))
 
 
-def _count_engine_error(instruments: Instruments, context) -> None:
+def _count_engine_error(errors: Errors, context) -> None:
     # A pre-ping that finds a dropped connection is answered by a new one: no error reaches anyone.
     if context.sqlalchemy_exception is not None and not context.is_pre_ping:
-        instruments.database_errors.labels(type(context.sqlalchemy_exception).__name__).inc()
+        errors.database.labels(type(context.sqlalchemy_exception).__name__).inc()
 
 
 def count_database_error(error: Exception) -> None:
     """Count an error of the database met outside SQLAlchemy's engine (prepared.py runs on the driver's cursor)."""
     if has_app_context():
-        running_app().extensions[_EXTENSION].database_errors.labels(type(error).__name__).inc()
+        running_app().extensions[_EXTENSION].errors.database.labels(type(error).__name__).inc()
 
 
 def count_cache_error(operation: str) -> None:
     """Count a failed stats cache operation: "read" or "write"."""
     if has_app_context():
-        running_app().extensions[_EXTENSION].cache_errors.labels(operation).inc()
+        running_app().extensions[_EXTENSION].errors.cache.labels(operation).inc()
 
 
 class DatabaseFigures:
@@ -167,10 +131,12 @@ class DatabaseFigures:
 
 def exposition(jobs: Iterable[str]) -> tuple[bytes, str]:
     """Return the deployment's figures in Prometheus text format, and its content type."""
+    instruments = running_app().extensions[_EXTENSION]
     registry = CollectorRegistry(auto_describe=False)
     registry.register(DatabaseFigures(jobs))
+    registry.register(instruments.times)
     if multiprocess():
         MultiProcessCollector(registry)
     else:
-        registry.register(running_app().extensions[_EXTENSION].registry)
+        registry.register(instruments.errors.registry)
     return generate_latest(registry), CONTENT_TYPE_LATEST

@@ -1,7 +1,9 @@
 """GET /metrics: who may scrape, the deployment's figures from the database, each process's from its instruments."""
 
 import http.client
+import os
 import re
+from array import array
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -10,6 +12,7 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from analytics import scheduler
+from analytics.request_times import WIDTH, RequestTimes
 from conftest import ADMIN_TOKEN, BROWSER_UA, START, add_video, run_sql
 from served import Server, serving_pid
 
@@ -220,6 +223,35 @@ def test_cache_errors_are_counted_and_the_answers_come_from_the_database(make_ap
     assert client.get("/api/analytics/stats/intro").json["data"]["viewsTotal"] == 1
 
 
+def test_a_table_in_a_folder_adds_up_the_tables_of_other_processes_with_the_same_routes(app, tmp_path):
+    times = RequestTimes(app, str(tmp_path))
+    times.observe(STATS_ROUTE, "GET", "2", 0.003)
+    [own] = tmp_path.glob(f"request_times_{times.digest}_{os.getpid()}.bin")
+    other = array("d", [0.0]) * len(times.table)  # a worker that answered two requests, one slow
+    row = times.rows[(STATS_ROUTE, "GET", "2")]
+    other[row + 2], other[row + 9], other[row + WIDTH - 1] = 1, 1, 0.004 + 0.9
+    (tmp_path / f"request_times_{times.digest}_999999.bin").write_bytes(other.tobytes())
+    (tmp_path / "request_times_0123456789ab_999998.bin").write_bytes(other.tobytes())  # other routes: left out
+    [family] = times.collect()
+    samples = {(sample.name, sample.labels.get("le")): sample.value for sample in family.samples
+               if sample.labels.get("route") == STATS_ROUTE}
+    assert samples[(f"{family.name}_count", None)] == 3
+    assert samples[(f"{family.name}_sum", None)] == pytest.approx(0.907)
+    assert (samples[(f"{family.name}_bucket", "0.0025")], samples[(f"{family.name}_bucket", "0.005")],
+            samples[(f"{family.name}_bucket", "0.5")], samples[(f"{family.name}_bucket", "1.0")]) == (0, 2, 2, 3)
+    assert own.stat().st_size == 8 * len(times.table)
+
+
+def test_a_table_left_by_a_dead_process_with_this_pid_is_carried_on(app, tmp_path):
+    first = RequestTimes(app, str(tmp_path))
+    first.observe(STATS_ROUTE, "GET", "2", 0.003)
+    again = RequestTimes(app, str(tmp_path))  # the same pid, as a new worker may get
+    again.observe(STATS_ROUTE, "GET", "2", 0.003)
+    row = again.rows[(STATS_ROUTE, "GET", "2")]
+    assert again.totals()[row + 2] == 2  # the 5 ms bucket holds both
+    assert again.totals()[row + WIDTH - 1] == pytest.approx(0.006)
+
+
 # --- A real server: several gunicorn workers, one scrape ---
 
 SERVED = {"ADMIN_TOKEN": ADMIN_TOKEN, "SECRET_KEY": "served-metrics-test", "RATELIMIT_ENABLED": "false",
@@ -309,7 +341,7 @@ def test_a_restarted_server_starts_its_latencies_afresh_but_not_the_views(tmp_pa
         for worker in workers:
             worker.http.close()
         server.stop()
-    assert list(folder.glob("*.db")), "a folder named by the environment is kept"
+    assert list(folder.glob("request_times_*.bin")), "a folder named by the environment is kept, files and all"
     server = Server(tmp_path, settings, workers=2)
     try:
         samples = served_scrape(server)

@@ -40,7 +40,7 @@ class Viewtally(Flask):
 
 def create_app(test_config: dict | None = None) -> Flask:
     """Build a Viewtally app; `test_config` replaces instance and environment config."""
-    from analytics import cli, config, database, extensions, instance_secrets, logs, scheduler
+    from analytics import cli, config, database, extensions, instance_secrets, logs, metrics, scheduler
     from analytics.web import admin, api, dashboard, errors, headers, health, request_guards, session, snippet
     from analytics.clock import Clock
     from analytics.services import screening, stats_cache
@@ -69,4 +69,5 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(snippet.bp)
+    metrics.init_app(app)  # its table has a row per route
     return app

@@ -29,6 +29,53 @@ secure_scheme_headers: dict = {}
 forwarder_headers = ""
 
 
+# Where the workers keep their request and error figures for /metrics (analytics/metrics.py),
+# and the names of those files: prometheus_client's, and analytics/request_times.py's.
+METRICS_FOLDER = "PROMETHEUS_MULTIPROC_DIR"
+METRICS_FILES = ("*.db", "request_times_*.bin")
+
+
+def on_starting(server):
+    """Give the workers one folder for their figures, emptied of the last run's, before any worker starts.
+
+    The master sets PROMETHEUS_MULTIPROC_DIR, so each worker has it before
+    it imports prometheus_client, which picks its mode then. A folder the
+    environment names is emptied (it must be this server's alone); otherwise
+    a private one is made.
+    """
+    import os
+    import tempfile
+    from pathlib import Path
+
+    folder = os.environ.get(METRICS_FOLDER)
+    server.viewtally_made_metrics_folder = None  # on the arbiter: a reload (HUP) reads this file anew
+    if folder:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        for pattern in METRICS_FILES:
+            for path in Path(folder).glob(pattern):
+                path.unlink()
+    else:
+        folder = os.environ[METRICS_FOLDER] = tempfile.mkdtemp(prefix="viewtally-metrics-")
+        server.viewtally_made_metrics_folder = folder
+    server.log.info("Metrics of the workers in %s", folder)
+
+
+def child_exit(server, worker):
+    """Let the metrics forget a dead worker's live gauges (its counters and latencies stay in the totals)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    """Remove the metrics folder this server made."""
+    import shutil
+
+    made = getattr(server, "viewtally_made_metrics_folder", None)
+    if made:
+        shutil.rmtree(made, ignore_errors=True)
+
+
 def post_worker_init(worker):
     """Start the reset scheduler in each worker, after the fork, and say the worker serves.
 

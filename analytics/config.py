@@ -66,6 +66,8 @@ IGNORE_IPS                  None                        addresses and CIDR range
 ALLOWED_EMBED_ORIGINS       None                        the only sites whose pages may count views
                                                         (space-separated origins; none: any site);
                                                         this server's own pages always may
+METRICS_PUBLIC              False                       answer GET /metrics to anyone; False: only
+                                                        with the admin token
 LOG_LEVEL                   INFO                        level of the ``analytics`` loggers
 LOG_RETENTION_DAYS          400                         days a view-log row is kept; older ones are
                                                         purged hourly (0: kept forever)
@@ -74,6 +76,10 @@ LOG_RETENTION_DAYS          400                         days a view-log row is k
 ``VIEWTALLY_INSTANCE_PATH`` (a plain environment variable, read before the
 app exists) moves the instance folder, which holds the SQLite file, the
 generated secrets and ``config.py``.
+
+``PROMETHEUS_MULTIPROC_DIR`` (another, read by prometheus_client as it
+loads) is the folder where the workers of one server add up their
+request and error figures; gunicorn.conf.py makes one when it is unset.
 """
 
 import ipaddress
@@ -124,12 +130,14 @@ DEFAULTS: dict[str, object] = {
     "BOT_FILTER_ALLOW": None,
     "IGNORE_IPS": None,
     "ALLOWED_EMBED_ORIGINS": None,
+    "METRICS_PUBLIC": False,
     "LOG_LEVEL": "INFO",
     "LOG_RETENTION_DAYS": 400,
 }
 
 _BOOLEANS = ("SCHEDULER_ENABLED", "RATELIMIT_ENABLED", "RATELIMIT_HEADERS_ENABLED",
-             "RATELIMIT_SWALLOW_ERRORS", "DASHBOARD_PUBLIC", "PUBLIC_COUNTERS", "BOT_FILTER")
+             "RATELIMIT_SWALLOW_ERRORS", "DASHBOARD_PUBLIC", "PUBLIC_COUNTERS", "BOT_FILTER",
+             "METRICS_PUBLIC")
 _COUNTS = ("STATS_CACHE_SECONDS", "MAX_CONTENT_LENGTH", "IMPORT_MAX_CONTENT_LENGTH", "TRUSTED_PROXIES",
            "PERMANENT_SESSION_LIFETIME", "DEDUP_WINDOW_SECONDS", "LOG_RETENTION_DAYS",
            "SCHEDULER_LEASE_SECONDS")
@@ -153,6 +161,11 @@ def instance_path() -> str | None:
     """Return the instance folder named by VIEWTALLY_INSTANCE_PATH, if any."""
     path = os.environ.get("VIEWTALLY_INSTANCE_PATH")
     return os.path.abspath(path) if path else None
+
+
+def metrics_folder() -> str | None:
+    """Return the folder named by PROMETHEUS_MULTIPROC_DIR, where a server's workers add up their figures."""
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
 
 
 def load(app: Flask, test_config: dict | None = None) -> None:

@@ -214,7 +214,11 @@ class DayViewer(db.Model):
 
 
 class JobRun(db.Model):
-    """The last run of each scheduled job, shown by /healthz."""
+    """The last run of each scheduled job, shown by /healthz; and, for /metrics, its last success and failures.
+
+    A failed run replaces the last one, so the time of the last success and
+    the count of failures (ever, never reset) are kept beside it.
+    """
 
     __tablename__ = "job_runs"
 
@@ -224,6 +228,8 @@ class JobRun(db.Model):
     outcome: Mapped[str] = mapped_column(sa.String(8))
     count: Mapped[int | None] = mapped_column(sa.Integer)
     error: Mapped[str | None] = mapped_column(sa.Text)
+    succeeded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    failures: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
 
 
 class SchedulerLease(db.Model):

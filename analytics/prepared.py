@@ -17,6 +17,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.sql import ClauseElement
 
+from . import metrics
+
 
 class _Compiled:
     __slots__ = ("sql", "names", "positional", "plan", "in_order", "fixed", "readers")
@@ -113,5 +115,7 @@ class Prepared:
 
 
 def _translated(error: Exception, connection: Connection, sql: str, values) -> sa.exc.DBAPIError:
-    """Return the driver's error as SQLAlchemy's (OperationalError, IntegrityError, …), as elsewhere."""
-    return sa.exc.DBAPIError.instance(sql, values, error, connection.dialect.loaded_dbapi.Error)
+    """Return the driver's error as SQLAlchemy's (OperationalError, IntegrityError, …), as elsewhere; count it."""
+    translated = sa.exc.DBAPIError.instance(sql, values, error, connection.dialect.loaded_dbapi.Error)
+    metrics.count_database_error(translated)  # the engine's error hook never sees the driver's cursor
+    return translated

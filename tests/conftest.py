@@ -11,6 +11,10 @@ from analytics.clock import ManualClock
 from analytics.extensions import db
 from app import create_app
 
+# prometheus_client picks its mode as it loads: each test app keeps its own figures only in-process
+# mode, and the served tests' gunicorn makes its own folder (or is handed one by the test).
+os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+
 ADMIN_TOKEN = "test-admin-token-0123456789"
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")

@@ -33,6 +33,7 @@ from typing import Callable, TypeVar
 from cachelib import SimpleCache
 from flask import current_app
 
+from .. import metrics
 from ..context import running_app
 from ..extensions import cache
 
@@ -146,6 +147,7 @@ def fetch(video_id: str, load: Callable[[], T | None]) -> T | None:
         tokens = [token or _claim(key, seconds) for token, key in zip(tokens, keys)]
     except Exception as error:  # any backend failure: serve from the database
         log.warning("stats cache unavailable (%s); reading the database", error)
+        metrics.count_cache_error("read")
         return load()
     value = load()
     if value is not None and None not in tokens:
@@ -197,6 +199,7 @@ def _replace_token(key: str) -> bool:
         log.warning("stats cache refused a write")
     except Exception as error:
         log.warning("stats cache write failed (%s)", error)
+    metrics.count_cache_error("write")
     return False
 
 
@@ -235,3 +238,4 @@ def _quietly(operation, *args, **kwargs) -> None:
         operation(*args, **kwargs)
     except Exception as error:
         log.warning("stats cache write failed (%s)", error)
+        metrics.count_cache_error("write")

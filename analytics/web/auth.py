@@ -62,6 +62,21 @@ def admin_required(view):
     return failed_token_limit()(guarded)
 
 
+def admin_unless(setting: str):
+    """Open the view to anyone while the config switch `setting` is on; else as admin_required."""
+
+    def decorate(view):
+        guarded = admin_required(view)
+
+        @wraps(view)
+        def choose(*args, **kwargs):
+            return (view if current_app.config[setting] else guarded)(*args, **kwargs)
+
+        return choose
+
+    return decorate
+
+
 def dashboard_data(view):
     """Open the view like the dashboard: to anyone, or with DASHBOARD_PUBLIC off only to the admin."""
 

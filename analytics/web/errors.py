@@ -32,8 +32,8 @@ _KEPT_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate")
 
 
 def wants_json() -> bool:
-    """Tell whether this request is a machine's: the API and the health check."""
-    return request.path.startswith("/api/") or request.path in ("/api", "/healthz")
+    """Tell whether this request is a machine's: the API, the health check and the metrics."""
+    return request.path.startswith("/api/") or request.path in ("/api", "/healthz", "/metrics")
 
 
 def error_response(status: int, code: str, message: str, headers=None):

@@ -182,3 +182,16 @@ def test_a_period_shows_the_watch_time_of_its_days(app, client, clock):
     clock.set(datetime(2026, 3, 14, 12, tzinfo=timezone.utc))
     assert "Watch time 1:30" in text_of(client.get("/dashboard?period=last-7-days"))
     assert "Watch time 0:00" in text_of(client.get("/dashboard?period=today"))
+
+
+def test_views_from_other_sites_show_in_the_metrics(make_app, admin):
+    from test_metrics import scrape, views
+
+    app = make_app(ALLOWED_EMBED_ORIGINS="https://videos.example.com")
+    client = app.test_client()
+    add_video(app)
+    view_from(client, "https://videos.example.com")
+    view_from(client, "https://evil.example")
+    view_from(client, "https://evil.example/other", header="Referer")
+    outcomes = views(scrape(client, admin))
+    assert (outcomes["counted"], outcomes["origin"]) == (1, 2)

@@ -73,7 +73,8 @@ def _next_utc_hour(clock: Clock) -> datetime:
 JOBS = {
     "daily_reset": Job(partial(reset_daily, stale_only=True), _day, Clock.next_day_start, "reset {} videos"),
     "monthly_reset": Job(partial(reset_monthly, stale_only=True), _month, Clock.next_month_start, "reset {} videos"),
-    "purge": Job(retention.purge, _utc_hour, _next_utc_hour, "deleted {} expired rows (view log, viewer hashes)"),
+    "purge": Job(retention.purge, _utc_hour, _next_utc_hour,
+                 "deleted {} expired rows (view log, viewer hashes, watch reports, sites)"),
 }
 MAX_SLEEP_SECONDS = 60.0
 MIN_SLEEP_SECONDS = 0.05

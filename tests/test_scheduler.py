@@ -238,7 +238,8 @@ def test_the_thread_resets_once_at_a_skipped_midnight_and_never_spins(make_app, 
     assert len(wakes) <= 20 * looking + 3  # never more than 20 looks a second
     assert [r.getMessage() for r in scheduled_runs()] == [
         # the view's viewer hash, its row among the day's viewers and the day's key: yesterday's, so gone
-        "daily_reset (schedule): reset 1 videos", "purge (schedule): deleted 3 expired rows (view log, viewer hashes)",
+        "daily_reset (schedule): reset 1 videos",
+        "purge (schedule): deleted 3 expired rows (view log, viewer hashes, watch reports, sites)",
     ]
     assert last_runs(app)["daily_reset"]["trigger"] == "schedule"
     assert runner.next_runs()["daily_reset"] == "2026-09-07T03:00:00Z"

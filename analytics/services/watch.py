@@ -197,8 +197,9 @@ class _State:
 
         The time played is capped at `most_ms`: what the view could have played since it was counted.
         """
-        return _State(True, max(self.watch_ms, min(report.watch_ms, most_ms)), max(self.position_ms, report.position_ms),
-                      max(self.reached, report.reached()), self.completed or report.completed())
+        return _State(True, max(self.watch_ms, min(report.watch_ms, most_ms)),
+                      max(self.position_ms, report.position_ms), max(self.reached, report.reached()),
+                      self.completed or report.completed())
 
     def minus(self, before: "_State") -> dict[str, int]:
         """What the day's sums gain from `before` to this state (every difference is 0 or more)."""

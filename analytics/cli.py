@@ -7,7 +7,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
 from .clock import current_clock
-from .services import daily_import, export, job_runs, resets, retention, videos, views
+from .services import daily_import, export, job_runs, period_sums, resets, retention, videos, views
 from .services import demo_data as demo
 from .services.backup import backup_sqlite
 from .services.errors import InvalidInput, ServiceError
@@ -156,6 +156,9 @@ def import_daily(file, dry_run: bool) -> None:
     except ServiceError as error:
         raise click.ClickException(f"{error.message}. Nothing was imported.") from None
     _show_import(report)
+    if not dry_run and report.added + report.changed:
+        click.echo("Adding up the dashboard periods' views again…")
+        period_sums.refresh(clock)
 
 
 def _show_import(report: daily_import.ImportReport) -> None:

@@ -132,6 +132,40 @@ _daily = DailyView.__table__
 DAILY_VIEWS_BY_DAY = sa.Index("ix_daily_views_day", _daily.c.day, _daily.c.video_id, _daily.c.views)
 
 
+class SpanSum(db.Model):
+    """A run of past days whose views per video are stored in span_views: complete once this row is.
+
+    ``views`` is the run's daily_summary views when it was added up: a
+    reader compares it with today's, so history changed since (an import)
+    is never read from a stale sum.
+    """
+
+    __tablename__ = "span_sums"
+
+    first: Mapped[date] = mapped_column(sa.Date, primary_key=True)
+    last: Mapped[date] = mapped_column(sa.Date, primary_key=True)
+    views: Mapped[int] = mapped_column(sa.BigInteger)
+    built_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class SpanView(db.Model):
+    """One video's views from local day `first` to `last`, so a long period's table need not add up its days."""
+
+    __tablename__ = "span_views"
+
+    # Led by the video: deleting one finds its rows by the key, not by reading the table.
+    video_id: Mapped[str] = mapped_column(sa.ForeignKey("videos.id", ondelete="CASCADE"), primary_key=True)
+    first: Mapped[date] = mapped_column(sa.Date, primary_key=True)
+    last: Mapped[date] = mapped_column(sa.Date, primary_key=True)
+    views: Mapped[int] = mapped_column(sa.BigInteger)
+
+
+# A span's videos in the period table's order: its first page, or any, is a walk of this index.
+_span = SpanView.__table__
+SPAN_VIEWS_RANKED = sa.Index("ix_span_views_rank", _span.c.first, _span.c.last, _span.c.views.desc(),
+                             _span.c.video_id)
+
+
 class DailySummary(db.Model):
     """Per local day, across all videos: counted views, distinct viewers, views left uncounted by reason, watch time.
 

@@ -1,4 +1,4 @@
-"""The midnight resets and the hourly log purge, run once per deployment by one elected thread.
+"""The midnight resets, the hourly log purge and the period sums, run once per deployment by one elected thread.
 
 Each serving process starts a daemon thread after the server forks
 (gunicorn's post_worker_init hook, or the first request under ``flask
@@ -37,7 +37,7 @@ import schedule
 from flask import Flask
 
 from .clock import Clock, iso_utc
-from .services import job_runs, lease, retention
+from .services import job_runs, lease, period_sums, retention
 from .services.resets import reset_daily, reset_monthly
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ class Job:
     """A service function run once per period, and how to tell its period and the next one's start."""
 
     run: Callable[[Clock], int]
-    period: Callable[[Clock], date]  # runs again once this changes; a datetime is a date too
+    period: Callable[[Clock], object]  # runs again once this changes: a date, an hour, or a pair
     next_start: Callable[[Clock], datetime]
     done: str  # the log line's account of a run, with {} for the count
 
@@ -70,11 +70,22 @@ def _next_utc_hour(clock: Clock) -> datetime:
     return _utc_hour(clock) + timedelta(hours=1)
 
 
+def _day_and_utc_hour(clock: Clock) -> tuple:
+    return _day(clock), _utc_hour(clock)
+
+
+def _next_day_or_utc_hour(clock: Clock) -> datetime:
+    return min(clock.next_day_start(), _next_utc_hour(clock))
+
+
 JOBS = {
     "daily_reset": Job(partial(reset_daily, stale_only=True), _day, Clock.next_day_start, "reset {} videos"),
     "monthly_reset": Job(partial(reset_monthly, stale_only=True), _month, Clock.next_month_start, "reset {} videos"),
     "purge": Job(retention.purge, _utc_hour, _next_utc_hour,
                  "deleted {} expired rows (view log, viewer hashes, watch reports, sites)"),
+    # At local midnight, when the periods move on, and each hour, to add up again what an import changed.
+    "period_sums": Job(period_sums.refresh, _day_and_utc_hour, _next_day_or_utc_hour,
+                       "added up {} videos' views over the periods' past days"),
 }
 MAX_SLEEP_SECONDS = 60.0
 MIN_SLEEP_SECONDS = 0.05
@@ -91,7 +102,7 @@ class ResetScheduler:
         self.clock: Clock = app.extensions["viewtally.clock"]
         self._schedule = schedule.Scheduler()
         self._stop = threading.Event()
-        self._done: dict[str, date] = {}  # the period each job last ran for, successfully
+        self._done: dict[str, object] = {}  # the period each job last ran for, successfully
         self._failing: set[str] = set()
         self._thread = threading.Thread(target=self._loop, name="viewtally-scheduler", daemon=True)
         # Host and pid say who runs the jobs; the random part tells a restarted pid from its predecessor.

@@ -23,6 +23,7 @@ def test_health_is_ok_with_the_scheduler_state(app, client):
             "daily_reset": {"lastRun": None, "nextRun": None},
             "monthly_reset": {"lastRun": None, "nextRun": None},
             "purge": {"lastRun": None, "nextRun": None},
+            "period_sums": {"lastRun": None, "nextRun": None},
         },
     }
 

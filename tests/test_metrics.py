@@ -131,13 +131,13 @@ def test_job_figures_after_runs_that_succeed_and_fail(make_app, backend_url):
         assert value(never, "viewtally_job_last_success_timestamp_seconds", job=job) == 0
         assert value(never, "viewtally_job_failures_total", job=job) == 0
     runner = scheduler.ResetScheduler(app)  # not started: the test drives its ticks
-    assert runner.catch_up() == ["daily_reset", "monthly_reset", "purge"]
+    assert runner.catch_up() == ["daily_reset", "monthly_reset", "purge", "period_sums"]
     caught_up = scrape(client)
     for job in scheduler.JOBS:
         assert value(caught_up, "viewtally_job_last_success_timestamp_seconds", job=job) == START.timestamp()
     clock.set(datetime(2026, 3, 15, 0, 0, tzinfo=timezone.utc))
     run_sql(app, "ALTER TABLE videos RENAME TO videos_away")  # the reset cannot reach its table
-    assert runner.tick() == ["daily_reset", "purge"]
+    assert runner.tick() == ["daily_reset", "purge", "period_sums"]
     clock.advance(minutes=1)
     assert runner.tick() == ["daily_reset"]
     failing = scrape(client)

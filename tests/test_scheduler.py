@@ -98,15 +98,15 @@ def test_a_tick_runs_the_reset_of_each_new_period_once(app, clock):
     client = app.test_client()
     client.post("/api/analytics/view/intro")
     runner = scheduler.ResetScheduler(app)  # not started: the test drives its ticks
-    assert runner.catch_up() == ["daily_reset", "monthly_reset", "purge"]
+    assert runner.catch_up() == ["daily_reset", "monthly_reset", "purge", "period_sums"]
     assert runner.tick() == []
     clock.set(datetime(2026, 3, 15, 0, 0, tzinfo=timezone.utc))  # a new day (and hour), same month
-    assert runner.tick() == ["daily_reset", "purge"]
+    assert runner.tick() == ["daily_reset", "purge", "period_sums"]
     assert runner.tick() == []
     assert last_runs(app)["monthly_reset"]["trigger"] == "catch-up"
     client.post("/api/analytics/view/intro")
     clock.set(datetime(2026, 4, 1, 0, 0, tzinfo=timezone.utc))
-    assert runner.tick() == ["daily_reset", "monthly_reset", "purge"]
+    assert runner.tick() == ["daily_reset", "monthly_reset", "purge", "period_sums"]
     assert last_runs(app)["monthly_reset"]["count"] == 1
     assert rows(app, "SELECT views_today, views_month, views_total FROM videos") == [(0, 0, 2)]
 
@@ -120,13 +120,13 @@ def test_the_purge_runs_once_an_hour_and_its_outcome_is_stored(make_app):
         connection.execute(sa.insert(VideoViewLog), [{"video_id": "intro", "viewed_at": clock.now() - age}
                                                      for age in ages])
     runner = scheduler.ResetScheduler(app)
-    assert runner.catch_up() == ["daily_reset", "monthly_reset", "purge"]
+    assert runner.catch_up() == ["daily_reset", "monthly_reset", "purge", "period_sums"]
     assert (last_runs(app)["purge"]["trigger"], last_runs(app)["purge"]["count"]) == ("catch-up", 1)
     assert runner.next_runs()["purge"] == "2026-03-14T16:00:00Z"
     clock.advance(minutes=59, seconds=59)
     assert runner.tick() == []
     clock.advance(seconds=1)
-    assert runner.tick() == ["purge"]
+    assert runner.tick() == ["purge", "period_sums"]
     assert runner.tick() == []
     run = last_runs(app)["purge"]
     assert (run["ran_at"], run["trigger"], run["outcome"], run["count"]) == (clock.now(), "schedule", "ok", 1)
@@ -159,7 +159,7 @@ def test_a_failed_reset_is_tried_again_at_the_next_wake(app, clock, caplog):
     clock.set(datetime(2026, 3, 15, 0, 0, tzinfo=timezone.utc))
     run_sql(app, "ALTER TABLE videos RENAME TO videos_away")  # the reset cannot reach its table
     with caplog.at_level(logging.ERROR, logger="analytics.scheduler"):
-        assert runner.tick() == ["daily_reset", "purge"]  # the purge of the new hour goes through
+        assert runner.tick() == ["daily_reset", "purge", "period_sums"]  # the purge of the new hour goes through
         for _ in range(4):
             assert runner.tick() == ["daily_reset"]
     assert last_runs(app)["daily_reset"]["outcome"] == "error"
@@ -230,7 +230,7 @@ def test_the_thread_resets_once_at_a_skipped_midnight_and_never_spins(make_app, 
         time.sleep(0.3)  # the thread looks again within its shortest sleep; nothing is due yet
         assert scheduled_runs() == []
         clock.set(SANTIAGO_DAY_START)
-        assert wait_for(lambda: len(scheduled_runs()) == 2, timeout=2)  # the reset and the hour's purge
+        assert wait_for(lambda: len(scheduled_runs()) == 3, timeout=2)  # the reset, the hour's purge and sums
         time.sleep(0.5)
         clock.advance(minutes=30)  # still the same day: more looks, no more resets
         time.sleep(0.3)
@@ -240,6 +240,7 @@ def test_the_thread_resets_once_at_a_skipped_midnight_and_never_spins(make_app, 
         # the view's viewer hash, its row among the day's viewers and the day's key: yesterday's, so gone
         "daily_reset (schedule): reset 1 videos",
         "purge (schedule): deleted 3 expired rows (view log, viewer hashes, watch reports, sites)",
+        "period_sums (schedule): added up 0 videos' views over the periods' past days",
     ]
     assert last_runs(app)["daily_reset"]["trigger"] == "schedule"
     assert runner.next_runs()["daily_reset"] == "2026-09-07T03:00:00Z"
@@ -254,7 +255,7 @@ def test_healthz_shows_the_next_runs_across_dst(make_app):
     jobs = app.test_client().get("/healthz").get_json()["scheduler"]["jobs"]
     assert jobs["daily_reset"]["nextRun"] == "2026-09-06T04:00:00Z"
     assert jobs["monthly_reset"]["nextRun"] == "2026-10-01T03:00:00Z"
-    assert jobs["purge"]["nextRun"] == "2026-09-05T13:00:00Z"
+    assert jobs["purge"]["nextRun"] == jobs["period_sums"]["nextRun"] == "2026-09-05T13:00:00Z"
 
 
 def test_a_served_app_starts_its_scheduler_with_the_first_request(make_app):
@@ -279,7 +280,7 @@ def test_a_disabled_scheduler_never_starts(make_app):
 def test_of_two_schedulers_on_one_database_only_the_lease_holder_runs_the_jobs(app, clock, caplog):
     first, second = scheduler.ResetScheduler(app), scheduler.ResetScheduler(app)
     assert first.holder != second.holder
-    assert first.catch_up() == ["daily_reset", "monthly_reset", "purge"]
+    assert first.catch_up() == ["daily_reset", "monthly_reset", "purge", "period_sums"]
     assert second.catch_up() == []
     clock.advance(seconds=30)
     assert second.tick() == [] and first.tick() == []  # the holder renews at every wake
@@ -287,7 +288,7 @@ def test_of_two_schedulers_on_one_database_only_the_lease_holder_runs_the_jobs(a
     assert first.tick() == []  # renewed, even late: no one else took the lease meanwhile
     clock.advance(seconds=1)  # a new hour: each ticks, one purges
     assert second.tick() == []
-    assert first.tick() == ["purge"]
+    assert first.tick() == ["purge", "period_sums"]
     assert (first.is_runner, second.is_runner) == (True, False)
     assert rows(app, "SELECT holder FROM scheduler_lease") == [(first.holder,)]
 
@@ -303,7 +304,7 @@ def test_when_the_holder_stops_renewing_the_other_takes_over_once_the_lease_laps
     assert second.tick() == []  # the first holder went silent, but its lease still runs
     clock.advance(seconds=1)
     with caplog.at_level(logging.INFO, logger="analytics.scheduler"):
-        assert second.tick() == ["daily_reset", "monthly_reset", "purge"]  # catches up on taking over
+        assert second.tick() == ["daily_reset", "monthly_reset", "purge", "period_sums"]  # catches up on taking over
     assert last_runs(app)["daily_reset"]["trigger"] == "take-over"
     assert any(f"lease taken by {second.holder}" in record.getMessage() for record in caplog.records)
     assert second.tick() == []
@@ -319,7 +320,7 @@ def test_a_stopped_holder_hands_the_lease_over_at_once(app, clock):
     second = scheduler.ResetScheduler(app)
     assert second.tick() == []
     scheduler.stop(app)
-    assert second.tick() == ["daily_reset", "monthly_reset", "purge"]
+    assert second.tick() == ["daily_reset", "monthly_reset", "purge", "period_sums"]
 
 
 def test_a_scheduler_wakes_to_renew_its_lease_well_before_it_lapses(make_app):
@@ -352,5 +353,5 @@ def test_a_holder_whose_jobs_outlast_the_lease_runs_no_more_once_another_took_it
     monkeypatch.setitem(scheduler.JOBS, "daily_reset",
                         scheduler.Job(slow_reset, daily.period, daily.next_start, daily.done))
     assert first.catch_up() == ["daily_reset"]
-    assert took_over == ["second", "daily_reset", "monthly_reset", "purge"]
+    assert took_over == ["second", "daily_reset", "monthly_reset", "purge", "period_sums"]
     assert not first.is_runner and second.is_runner

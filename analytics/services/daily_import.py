@@ -30,7 +30,7 @@ from sqlalchemy.engine import Connection
 from ..clock import Clock, parse_day
 from ..database import insert, read_transaction
 from ..models import DailySummary, DailyView, Video
-from . import stats_cache, videos
+from . import period_sums, stats_cache, videos
 from .errors import InvalidInput
 from .export import unquoted
 from .pacing import Pace
@@ -266,6 +266,7 @@ def _apply_chunk(connection: Connection, chunk: list[tuple[str, date, int]], clo
         _move(connection, _month_statement(stamps), "video", by_month)  # after today's: a month holds its day
         connection.execute(_set_days(connection), set_days)
         _move(connection, _add_to_summary(connection), "on_day", by_day)
+        period_sums.forget_overlapping(connection, min(by_day), max(by_day))
     return created
 
 

@@ -4,13 +4,15 @@ import csv
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from typing import NamedTuple
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 
 from ..clock import Clock
 from ..database import insert, read_transaction, write_transaction
-from ..models import DAILY_VIEWS_BY_DAY, DailyView, Video
+from ..models import DailyView, SpanView, Video
+from . import period_sums
 from .errors import InvalidInput, VideoExists, VideoNotFound
 from .stamps import Stamps
 
@@ -141,47 +143,108 @@ def list_videos(page: int, per_page: int, sort: str, clock: Clock, search: str =
     return Page(items=[dict(item) for item in items], page=page, per_page=per_page, total=total)
 
 
-def list_viewed_between(first: date, last: date, page: int, per_page: int, search: str = "") -> Page:
+def list_viewed_between(first: date, last: date, page: int, per_page: int, clock: Clock, search: str = "") -> Page:
     """Return one page of the videos viewed from local day `first` to `last`, most views in them first.
 
     Each item has the video's id, title and ``views``, its views in those
     days; a video without any is not listed, and `total` counts the ones
-    with. The database adds up the days and keeps the page (GROUP BY,
-    ORDER BY the sums, LIMIT), the count riding along as a window over the
-    groups; the days are read from the (day, video_id, views) index alone.
+    with. A named period starts from its stored sums (period_sums.py) and
+    adds its last two days; any other range is added up here: GROUP BY,
+    ORDER BY the sums, LIMIT, the count riding along as a window over the
+    groups, the days read from the (day, video_id, views) index alone.
     """
+    offset = (page - 1) * per_page
     with read_transaction() as connection:
-        video_id, day, views = sa.column("video_id"), sa.column("day", sa.Date), sa.column("views")
-        where = [day.between(first, last)]
+        videos = None
         if search:
-            where.append(video_id.in_(sa.select(Video.id).where(_count_matching(connection, search)[1])))
-        period_views = sa.func.sum(views)
-        groups = (sa.select(video_id).select_from(_daily_views_by_day(connection)).where(*where)
-                  .group_by(video_id).having(period_views > 0))
-        sums = (groups.add_columns(period_views.label("views"), sa.func.count().over().label("total"))
-                .order_by(period_views.desc(), video_id).limit(per_page).offset((page - 1) * per_page)
-                .subquery())
+            found, matching = _count_matching(connection, search)
+            videos = _Matches(sa.select(sa.select(Video.id.label("id")).where(matching)
+                                        .cte("matches").prefix_with("MATERIALIZED").c.id), found <= COUNT_CAP)
+        stored = period_sums.usable(connection, first, last, clock.today())
+        if stored is not None:
+            sums, count = _from_stored(connection, stored, last, offset + per_page, videos)
+        else:
+            sums, count = _added_up(connection, first, last, videos)
+        sums = sums.limit(per_page).offset(offset).subquery()
         items = connection.execute(
             sa.select(Video.id, Video.title, sums.c.views, sums.c.total).join(sums, sums.c.video_id == Video.id)
             .order_by(sums.c.views.desc(), Video.id)).mappings().all()
         # Past the last page there is no row to carry the count.
-        total = items[0]["total"] if items else connection.scalar(
-            sa.select(sa.func.count()).select_from(groups.subquery()))
+        total = items[0]["total"] if items else connection.scalar(count)
     return Page(items=[{key: item[key] for key in ("id", "title", "views")} for item in items],
                 page=page, per_page=per_page, total=total)
 
 
-def _daily_views_by_day(connection):
-    """FROM daily_views, read through DAILY_VIEWS_BY_DAY.
+class _Matches(NamedTuple):
+    """The ids a search matches (read once per statement), and whether they are few: up to COUNT_CAP."""
 
-    SQLite is told to: once ANALYZE has run, it prefers to skip-scan the
-    primary key (video_id, day) for its order, reading every row of the
-    table for the views (about 4x slower for a year than this index and a
-    sort; see bench/periods.py).
+    ids: sa.Select
+    few: bool
+
+
+def _day_sums(connection, first: date, last: date, videos: _Matches | None):
+    """SELECT video_id, views: each video's views from `first` to `last`, for the videos with any.
+
+    A search's few videos are read by the primary key, a video at a time;
+    otherwise the days are read from the (day, video_id, views) index and
+    the videos picked as they pass.
     """
-    if connection.dialect.name == "sqlite":
-        return sa.table(sa.quoted_name(f"{DailyView.__tablename__} INDEXED BY {DAILY_VIEWS_BY_DAY.name}", quote=False))
-    return DailyView.__table__
+    video_id, day, views = sa.column("video_id"), sa.column("day", sa.Date), sa.column("views")
+    where = [day.between(first, last)]
+    source = period_sums.daily_views_by_day(connection)
+    if videos is not None and videos.few:
+        source = DailyView.__table__
+        where.append(video_id.in_(videos.ids))
+    elif videos is not None:
+        # On SQLite, `video_id || ''` keeps the day range the index's one lookup: given the ids,
+        # it would probe each day for each of them (11 times slower for "42" over 7 days at 100,000 videos).
+        searched = video_id.concat("") if connection.dialect.name == "sqlite" else video_id
+        where.append(searched.in_(videos.ids))
+    return (sa.select(video_id.label("video_id"), sa.func.sum(views).label("views"))
+            .select_from(source).where(*where).group_by(video_id).having(sa.func.sum(views) > 0))
+
+
+def _added_up(connection, first: date, last: date, videos) -> tuple:
+    """The sums of every day in the range, ranked, their count as a window; and a query of the count alone."""
+    groups = _day_sums(connection, first, last, videos)
+    return (groups.add_columns(sa.func.count().over().label("total"))
+            .order_by(sa.column("views").desc(), sa.column("video_id")),
+            sa.select(sa.func.count()).select_from(groups.subquery()))
+
+
+def _from_stored(connection, stored: tuple, last: date, limit: int, videos) -> tuple:
+    """A stored span's sums plus the days after it up to `last`, ranked, the first `limit` exact; and their count.
+
+    Only a video viewed in those newer days can climb, so the first
+    `limit` sums are among the stored span's first `limit` and the videos
+    viewed since: the page reads that many index entries, not every
+    video's. (A video outside both has `limit` videos ahead of it that can
+    only gain.)
+    """
+    first, end = stored
+    span = sa.and_(SpanView.first == first, SpanView.last == end)
+    ranked = sa.select(SpanView.video_id, SpanView.views).where(span)
+    if videos is not None:
+        ranked = ranked.where(SpanView.video_id.in_(videos.ids))
+    stored_count = sa.select(sa.func.count()).select_from(ranked.subquery()).scalar_subquery()
+    order = (SpanView.views.desc(), SpanView.video_id)
+    if end >= last:
+        total = sa.select(stored_count)
+        return ranked.add_columns(total.scalar_subquery().label("total")).order_by(*order), total
+    newer = _day_sums(connection, end + timedelta(days=1), last, videos).subquery()
+    # The videos viewed since the span, each with its views in all and whether the span had it.
+    since = sa.select(newer.c.video_id, (newer.c.views + sa.func.coalesce(SpanView.views, 0)).label("views"),
+                      sa.case((SpanView.video_id.is_(None), 1), else_=0).label("new")).select_from(
+        newer.outerjoin(SpanView, sa.and_(span, SpanView.video_id == newer.c.video_id))
+    ).cte("since").prefix_with("MATERIALIZED")
+    top = ranked.order_by(*order).limit(limit).subquery()
+    total = sa.select(stored_count + sa.select(sa.func.coalesce(sa.func.sum(since.c.new), 0)).scalar_subquery())
+    candidates = sa.union_all(
+        sa.select(top.c.video_id, top.c.views).where(top.c.video_id.not_in(sa.select(since.c.video_id))),
+        sa.select(since.c.video_id, since.c.views)).subquery()
+    sums = (sa.select(candidates.c.video_id, candidates.c.views, total.scalar_subquery().label("total"))
+            .order_by(candidates.c.views.desc(), candidates.c.video_id))
+    return sums, total
 
 
 def _count_matching(connection, search: str) -> tuple[int, object]:

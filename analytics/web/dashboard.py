@@ -91,7 +91,7 @@ def overview_page():
     if span is not None:
         return render_template(
             "dashboard/period.html", numbers=overview.in_span(span), address=span_address(span),
-            listing=videos.list_viewed_between(span.first, span.last, page, PER_PAGE, search), **shared)
+            listing=videos.list_viewed_between(span.first, span.last, page, PER_PAGE, clock, search), **shared)
     return render_template(
         "dashboard/overview.html",
         totals=overview.totals(clock),

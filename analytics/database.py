@@ -139,13 +139,18 @@ def _held(lock: threading.Lock) -> Iterator[None]:
 
 
 @contextmanager
-def read_transaction() -> Iterator[Connection]:
+def read_transaction(one_snapshot: bool = False) -> Iterator[Connection]:
     """Yield a connection for reads that ends its transaction on exit.
 
     Short read transactions see every commit made before they begin (a
-    long-lived session would keep reading an old SQLite snapshot).
+    long-lived session would keep reading an old SQLite snapshot). A SQLite
+    read transaction reads one snapshot throughout; on PostgreSQL each
+    statement sees the commits made before it, unless `one_snapshot` asks
+    for REPEATABLE READ, for reads that must agree with each other.
     """
     with db.engine.connect() as connection:
+        if one_snapshot and connection.dialect.name == "postgresql":
+            connection.execution_options(isolation_level="REPEATABLE READ")
         yield connection
 
 

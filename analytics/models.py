@@ -137,14 +137,16 @@ class SpanSum(db.Model):
 
     ``views`` is the run's daily_summary views when it was added up: a
     reader compares it with today's, so history changed since (an import)
-    is never read from a stale sum.
+    is never read from a stale sum. It is NULL while ``builder``, the token
+    of one add-up, is still writing the rows.
     """
 
     __tablename__ = "span_sums"
 
     first: Mapped[date] = mapped_column(sa.Date, primary_key=True)
     last: Mapped[date] = mapped_column(sa.Date, primary_key=True)
-    views: Mapped[int] = mapped_column(sa.BigInteger)
+    views: Mapped[int | None] = mapped_column(sa.BigInteger, nullable=True)
+    builder: Mapped[str] = mapped_column(sa.String(16))
     built_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 

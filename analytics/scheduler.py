@@ -113,7 +113,8 @@ class ResetScheduler:
 
     def start(self) -> None:
         self._thread.start()
-        log.info("scheduler started: resets at 00:00 %s, purge hourly", self.app.config["TIMEZONE"])
+        log.info("scheduler started: resets at 00:00 %s, purge hourly, period sums hourly and at 00:00",
+                 self.app.config["TIMEZONE"])
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()

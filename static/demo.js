@@ -1,4 +1,4 @@
-// The demo's counts, read back from the stats JSON after each play and once the video ends.
+// The demo's counts, read back from the stats JSON half a second after each play.
 (function () {
   "use strict";
   var video = document.getElementById("player");

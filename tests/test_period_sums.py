@@ -66,8 +66,8 @@ def test_each_period_reads_its_stored_days_and_adds_the_newest(app, client, cloc
     assert add_up(app, clock) == 0  # nothing new to add up
 
 
-def test_videos_viewed_since_the_stored_days_climb_into_their_place(make_app):
-    app = make_app()
+def test_videos_viewed_since_the_stored_days_climb_into_their_place(make_app, backend_url):
+    app = make_app(SQLALCHEMY_DATABASE_URI=backend_url)
     client, clock = app.test_client(), app.extensions["viewtally.clock"]
     for number in range(60):
         add_video(app, f"v{number:02}")
@@ -173,9 +173,9 @@ def test_spans_of_a_day_or_two_are_never_stored():
     assert period_sums.stored_part(date(2026, 2, 1), date(2026, 2, 28), today) == (date(2026, 2, 1), date(2026, 2, 28))
 
 
-def test_a_search_matching_over_a_thousand_videos_reads_the_days_once(make_app):
+def test_a_search_matching_over_a_thousand_videos_reads_the_days_once(make_app, backend_url):
     """Up to COUNT_CAP matches, each video's days are looked up; past it, the days are read and the videos picked."""
-    app = make_app()
+    app = make_app(SQLALCHEMY_DATABASE_URI=backend_url)
     client, clock = app.test_client(), app.extensions["viewtally.clock"]
     with app.app_context():
         videos.import_csv([f"m{number:04},Match {number}\n" for number in range(1_100)] + ["other,Other\n"], clock)
@@ -187,3 +187,58 @@ def test_a_search_matching_over_a_thousand_videos_reads_the_days_once(make_app):
             add_up(app, clock)
         page = client.get(path).get_data(as_text=True)
         assert table(page) == want and numbers(page)["videos"] == len(want)
+
+
+def while_adding_up(app, action):
+    """Run `action` once, right after an add-up has read its sums and before it writes any."""
+    done = []
+
+    def after(conn, cursor, statement, parameters, context, many):
+        if not done and "GROUP BY video_id" in statement and "span" not in statement:
+            done.append(True)
+            action()
+
+    with app.app_context():
+        sa.event.listen(db.engine, "after_cursor_execute", after)
+    return lambda: sa.event.remove(db.engine, "after_cursor_execute", after)
+
+
+def test_an_import_while_a_span_is_added_up_stops_it(app, client, clock, tmp_path):
+    count_views(app, client, clock)
+    path = tmp_path / "swap.csv"
+    path.write_text("video_id,date,views\na,2026-02-05,7\nb,2026-02-05,4\n", encoding="utf-8")
+
+    def import_swap():
+        with path.open("rb") as lines, daily_import.staged(lines, clock) as staged:
+            daily_import.apply(staged, clock)
+
+    with app.app_context():
+        stop = while_adding_up(app, import_swap)
+        try:
+            assert period_sums.add_up(*STORED["last-month"], clock) == 0  # it read the days before the swap
+        finally:
+            stop()
+        assert STORED["last-month"] not in stored_spans(app)
+        assert table(client.get("/dashboard?period=last-month").get_data(as_text=True)) == [
+            ("c", 10), ("a", 7), ("b", 4)]
+        assert period_sums.add_up(*STORED["last-month"], clock) == 3
+    assert stored_spans(app)[STORED["last-month"]] == (21, 3)
+    assert table(client.get("/dashboard?period=last-month").get_data(as_text=True)) == [("c", 10), ("a", 7), ("b", 4)]
+
+
+def test_of_two_add_ups_of_one_span_the_later_one_stores_it(app, client, clock):
+    count_views(app, client, clock)
+    span = STORED["last-12-months"]
+    inner = []
+    with app.app_context():
+        stop = while_adding_up(app, lambda: inner.append(period_sums.add_up(*span, clock)))
+        try:
+            assert period_sums.add_up(*span, clock) == 0  # the other marked the span after it: this one stops
+        finally:
+            stop()
+    want = expected(*span)
+    assert inner == [len(want["order"])]
+    assert stored_spans(app)[span] == (want["views"], len(want["order"]))
+    assert rows(app, sa.select(SpanView.video_id, SpanView.views).where(SpanView.first == span[0]).order_by(
+        SpanView.views.desc(), SpanView.video_id)) == [(video_id, want["per_video"][video_id])
+                                                       for video_id in want["order"]]

@@ -3,8 +3,10 @@
 from datetime import datetime, timedelta, timezone
 
 import pytest
+import sqlalchemy as sa
 
 from analytics.clock import ManualClock
+from analytics.extensions import db
 from analytics.services.resets import reset_daily, reset_monthly
 from analytics.services.videos import COUNT_CAP, SORTS, import_csv
 from conftest import add_video, run_sql
@@ -132,3 +134,24 @@ def test_the_day_s_order_waits_for_nothing_at_midnight(app, listing, clock):
     clock.advance(days=1)
     assert listed(listing, "views_today") == sorted(VIEWS)  # every counter stale: all 0, by id
     assert clock.now() - timedelta(days=1) > datetime(2026, 3, 15, tzinfo=timezone.utc)
+
+
+def test_a_search_on_postgresql_is_served_by_its_trigram_indexes(make_app, postgres_url):
+    """lower(title) LIKE …, as the indexes hold it: ILIKE would scan every video."""
+    app = make_app(SQLALCHEMY_DATABASE_URI=postgres_url)
+    add_video(app, "talk-42", "Talk 42 %_/")
+    caught = []
+    with app.app_context():
+        catch = lambda conn, cursor, statement, parameters, context, many: caught.append(  # noqa: E731
+            (statement, parameters))
+        sa.event.listen(db.engine, "before_cursor_execute", catch)
+        try:
+            found = app.test_client().get("/api/videos?q=42 %_/").json["data"]
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", catch)
+        statement, parameters = next((s, p) for s, p in caught if "LIKE" in s.upper())
+        with db.engine.connect() as connection:
+            connection.exec_driver_sql("SET enable_seqscan = off")  # where an index can serve, one does
+            plan = " ".join(row[0] for row in connection.exec_driver_sql(f"EXPLAIN {statement}", parameters))
+    assert [item["id"] for item in found["items"]] == ["talk-42"]  # %, _ and / are matched as typed
+    assert "ix_videos_title_trgm" in plan and "ix_videos_id_trgm" in plan

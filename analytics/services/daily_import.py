@@ -215,6 +215,7 @@ def apply(rows: Staged, clock: Clock, dry_run: bool = False,
                 _apply_chunk(connection, chunk, clock, report, created_before, write=True)
             if report.added + report.changed > changed:
                 stats_cache.forget_all()
+                period_sums.forget_days(min(day for _, day, _ in chunk), max(day for _, day, _ in chunk))
         if progress:
             progress(len(chunk))
     return report
@@ -266,7 +267,6 @@ def _apply_chunk(connection: Connection, chunk: list[tuple[str, date, int]], clo
         _move(connection, _month_statement(stamps), "video", by_month)  # after today's: a month holds its day
         connection.execute(_set_days(connection), set_days)
         _move(connection, _add_to_summary(connection), "on_day", by_day)
-        period_sums.forget_overlapping(connection, min(by_day), max(by_day))
     return created
 
 

@@ -4,14 +4,13 @@ import csv
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import NamedTuple
 from datetime import date, timedelta
 
 import sqlalchemy as sa
 
 from ..clock import Clock
 from ..database import insert, read_transaction, write_transaction
-from ..models import DailyView, SpanView, Video
+from ..models import SpanView, Video
 from . import period_sums
 from .errors import InvalidInput, VideoExists, VideoNotFound
 from .stamps import Stamps
@@ -154,12 +153,13 @@ def list_viewed_between(first: date, last: date, page: int, per_page: int, clock
     groups, the days read from the (day, video_id, views) index alone.
     """
     offset = (page - 1) * per_page
-    with read_transaction() as connection:
+    with read_transaction(one_snapshot=True) as connection:  # a span is read only as usable() found it
         videos = None
         if search:
             found, matching = _count_matching(connection, search)
-            videos = _Matches(sa.select(sa.select(Video.id.label("id")).where(matching)
-                                        .cte("matches").prefix_with("MATERIALIZED").c.id), found <= COUNT_CAP)
+            videos = period_sums.Matches(sa.select(sa.select(Video.id.label("id")).where(matching)
+                                                   .cte("matches").prefix_with("MATERIALIZED").c.id),
+                                         few=found <= COUNT_CAP)
         stored = period_sums.usable(connection, first, last, clock.today())
         if stored is not None:
             sums, count = _from_stored(connection, stored, last, offset + per_page, videos)
@@ -171,42 +171,13 @@ def list_viewed_between(first: date, last: date, page: int, per_page: int, clock
             .order_by(sums.c.views.desc(), Video.id)).mappings().all()
         # Past the last page there is no row to carry the count.
         total = items[0]["total"] if items else connection.scalar(count)
-    return Page(items=[{key: item[key] for key in ("id", "title", "views")} for item in items],
+    return Page(items=[{"id": item["id"], "title": item["title"], "views": int(item["views"])} for item in items],
                 page=page, per_page=per_page, total=total)
-
-
-class _Matches(NamedTuple):
-    """The ids a search matches (read once per statement), and whether they are few: up to COUNT_CAP."""
-
-    ids: sa.Select
-    few: bool
-
-
-def _day_sums(connection, first: date, last: date, videos: _Matches | None):
-    """SELECT video_id, views: each video's views from `first` to `last`, for the videos with any.
-
-    A search's few videos are read by the primary key, a video at a time;
-    otherwise the days are read from the (day, video_id, views) index and
-    the videos picked as they pass.
-    """
-    video_id, day, views = sa.column("video_id"), sa.column("day", sa.Date), sa.column("views")
-    where = [day.between(first, last)]
-    source = period_sums.daily_views_by_day(connection)
-    if videos is not None and videos.few:
-        source = DailyView.__table__
-        where.append(video_id.in_(videos.ids))
-    elif videos is not None:
-        # On SQLite, `video_id || ''` keeps the day range the index's one lookup: given the ids,
-        # it would probe each day for each of them (11 times slower for "42" over 7 days at 100,000 videos).
-        searched = video_id.concat("") if connection.dialect.name == "sqlite" else video_id
-        where.append(searched.in_(videos.ids))
-    return (sa.select(video_id.label("video_id"), sa.func.sum(views).label("views"))
-            .select_from(source).where(*where).group_by(video_id).having(sa.func.sum(views) > 0))
 
 
 def _added_up(connection, first: date, last: date, videos) -> tuple:
     """The sums of every day in the range, ranked, their count as a window; and a query of the count alone."""
-    groups = _day_sums(connection, first, last, videos)
+    groups = period_sums.day_sums(connection, first, last, videos)
     return (groups.add_columns(sa.func.count().over().label("total"))
             .order_by(sa.column("views").desc(), sa.column("video_id")),
             sa.select(sa.func.count()).select_from(groups.subquery()))
@@ -231,7 +202,7 @@ def _from_stored(connection, stored: tuple, last: date, limit: int, videos) -> t
     if end >= last:
         total = sa.select(stored_count)
         return ranked.add_columns(total.scalar_subquery().label("total")).order_by(*order), total
-    newer = _day_sums(connection, end + timedelta(days=1), last, videos).subquery()
+    newer = period_sums.day_sums(connection, end + timedelta(days=1), last, videos).subquery()
     # The videos viewed since the span, each with its views in all and whether the span had it.
     since = sa.select(newer.c.video_id, (newer.c.views + sa.func.coalesce(SpanView.views, 0)).label("views"),
                       sa.case((SpanView.video_id.is_(None), 1), else_=0).label("new")).select_from(
@@ -256,7 +227,9 @@ def _count_matching(connection, search: str) -> tuple[int, object]:
     sooner than reading every match. Shorter searches, and PostgreSQL (whose
     trigram index serves LIKE itself), use LIKE.
     """
-    like = sa.or_(Video.title.icontains(search, autoescape=True), Video.id.icontains(search, autoescape=True))
+    # lower(column) LIKE lower(pattern), the expression PostgreSQL's trigram indexes hold (ILIKE is not served by them).
+    pattern = sa.func.lower(sa.literal("%" + search.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"))
+    like = sa.or_(*(sa.func.lower(column).like(pattern, escape="/") for column in (Video.title, Video.id)))
     if not search:
         return connection.scalar(sa.select(sa.func.count()).select_from(Video)), sa.true()
     if connection.dialect.name == "sqlite" and len(search) >= SEARCH_MIN:

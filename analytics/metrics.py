@@ -51,6 +51,10 @@ class Errors:
                                 "kind of error", ("kind",), registry=registry)
         self.cache = Counter("viewtally_cache_errors", "Stats cache operations that failed (served from the "
                              "database instead)", ("operation",), registry=registry)
+        # Listed at 0 from the start: a series born at 1 is no increase to rate() and increase().
+        self.database.labels("OperationalError")
+        for operation in ("read", "write"):
+            self.cache.labels(operation)
 
 
 class Instruments:

@@ -203,6 +203,13 @@ def test_the_scrape_itself_is_timed_at_the_next_one(client):
     assert requests_seen(scrape(client), "/metrics", "GET", "2xx") == 1
 
 
+def test_the_usual_error_series_are_listed_at_zero_before_any_error(app, client):
+    samples = scrape(client)
+    assert value(samples, "viewtally_database_errors_total", kind="OperationalError") == 0
+    assert value(samples, "viewtally_cache_errors_total", operation="read") == 0
+    assert value(samples, "viewtally_cache_errors_total", operation="write") == 0
+
+
 def test_database_errors_are_counted_by_kind(app, client):
     add_video(app)
     run_sql(app, "DROP TABLE videos")

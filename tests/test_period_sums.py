@@ -242,3 +242,32 @@ def test_of_two_add_ups_of_one_span_the_later_one_stores_it(app, client, clock):
     assert rows(app, sa.select(SpanView.video_id, SpanView.views).where(SpanView.first == span[0]).order_by(
         SpanView.views.desc(), SpanView.video_id)) == [(video_id, want["per_video"][video_id])
                                                        for video_id in want["order"]]
+
+
+def test_an_import_drops_the_spans_it_changes_in_the_same_commit(app, client, clock, tmp_path):
+    """Not after it: should the process stop between the two, the stale span would stay complete."""
+    count_views(app, client, clock)
+    add_up(app, clock)
+    path = tmp_path / "swap.csv"
+    path.write_text("video_id,date,views\na,2026-02-05,7\nb,2026-02-05,4\n", encoding="utf-8")
+    seen = []
+
+    def at_commit(connection):
+        if connection.info.pop("daily_rows_written", False):  # the import's chunk, as it commits
+            seen.append(connection.execute(sa.select(SpanSum.first, SpanSum.last)).all())
+
+    def note(connection, cursor, statement, parameters, context, many):
+        if statement.lstrip().upper().startswith("INSERT INTO DAILY_VIEWS"):
+            connection.info["daily_rows_written"] = True
+
+    with app.app_context():
+        sa.event.listen(db.engine, "commit", at_commit)
+        sa.event.listen(db.engine, "after_cursor_execute", note)
+        try:
+            with path.open("rb") as lines, daily_import.staged(lines, clock) as staged:
+                daily_import.apply(staged, clock)
+        finally:
+            sa.event.remove(db.engine, "commit", at_commit)
+            sa.event.remove(db.engine, "after_cursor_execute", note)
+    assert [set(spans) for spans in seen] == [
+        {STORED[name] for name in ("last-7-days", "last-30-days", "this-month")}]  # last month's and the year's gone

@@ -231,6 +231,8 @@ def _apply_chunk(connection: Connection, chunk: list[tuple[str, date, int]], clo
     today waits for this transaction and adds to the value set here.
     """
     ids = sorted({video_id for video_id, _, _ in chunk})
+    if write:
+        period_sums.hold_days(connection, min(day for _, day, _ in chunk), max(day for _, day, _ in chunk))
     existing = set(connection.scalars(_locked(sa.select(Video.id).where(Video.id.in_(ids)).order_by(Video.id), write)))
     stored = {(video_id, day): views for video_id, day, views in connection.execute(_locked(
         sa.select(DailyView.video_id, DailyView.day, DailyView.views)
@@ -267,6 +269,7 @@ def _apply_chunk(connection: Connection, chunk: list[tuple[str, date, int]], clo
         _move(connection, _month_statement(stamps), "video", by_month)  # after today's: a month holds its day
         connection.execute(_set_days(connection), set_days)
         _move(connection, _add_to_summary(connection), "on_day", by_day)
+        period_sums.forget_overlapping(connection, min(by_day), max(by_day))
     return created
 
 

@@ -29,7 +29,7 @@ from ..clock import Clock
 from ..database import insert, read_transaction, write_transaction
 from ..models import DAILY_VIEWS_BY_DAY, DailySummary, DailyView, SpanSum, SpanView
 from . import periods
-from .pacing import Pace, delete_paced
+from .pacing import Pace
 
 log = logging.getLogger(__name__)
 
@@ -64,9 +64,7 @@ def refresh(clock: Clock) -> int:
                 if views is not None and views == summary_views(connection, *span)}
         leftovers = {(first, last) for first, last in connection.execute(
             sa.select(SpanView.first, SpanView.last).distinct())}
-    forget(set(stored) - spans)
-    for span in leftovers - spans - set(stored):  # rows of spans no longer marked
-        delete_paced(_KEY, *_of(span))
+    forget((set(stored) | leftovers) - spans, clock)
     return sum(add_up(*span, clock) for span in sorted(spans - true))
 
 
@@ -80,24 +78,13 @@ def add_up(first: date, last: date, clock: Clock) -> int:
     that forgets the span, or another add-up of it, takes the mark away,
     and this one stops: its sums may be older.
     """
-    token = secrets.token_hex(8)
-    with write_transaction() as connection:
-        mark = insert(connection, SpanSum).values(first=first, last=last, views=None, builder=token,
-                                                  built_at=clock.now())
-        connection.execute(mark.on_conflict_do_update(
-            index_elements=[SpanSum.first, SpanSum.last],
-            set_={"views": None, "builder": token, "built_at": mark.excluded.built_at}))
+    token = _mark(first, last, clock)
     with read_transaction(one_snapshot=True) as connection:
         views = summary_views(connection, first, last)
         sums = connection.execute(day_sums(connection, first, last)).all()
     pace, done = Pace(), 0
-    while True:  # rows of an earlier add-up that stopped
-        with pace.batch() as connection:
-            if not _still_ours(connection, first, last, token):
-                return 0
-            batch = sa.select(*_KEY).where(*_of((first, last))).limit(pace.size)
-            if connection.execute(sa.delete(SpanView).where(sa.tuple_(*_KEY).in_(batch))).rowcount < pace.size:
-                break
+    if not _clear(first, last, token, pace):  # rows of an earlier add-up that stopped
+        return 0
     while done < len(sums):
         with pace.batch() as connection:
             if not _still_ours(connection, first, last, token):
@@ -117,6 +104,29 @@ def add_up(first: date, last: date, clock: Clock) -> int:
     return len(sums)
 
 
+def _mark(first: date, last: date, clock: Clock) -> str:
+    """Mark the span as being worked on by a new token (its views unknown meanwhile); return the token."""
+    token = secrets.token_hex(8)
+    with write_transaction() as connection:
+        mark = insert(connection, SpanSum).values(first=first, last=last, views=None, builder=token,
+                                                  built_at=clock.now())
+        connection.execute(mark.on_conflict_do_update(
+            index_elements=[SpanSum.first, SpanSum.last],
+            set_={"views": None, "builder": token, "built_at": mark.excluded.built_at}))
+    return token
+
+
+def _clear(first: date, last: date, token: str, pace: Pace) -> bool:
+    """Delete the span's rows in paced batches while the mark is `token`'s; return whether it stayed so."""
+    while True:
+        with pace.batch() as connection:
+            if not _still_ours(connection, first, last, token):
+                return False
+            batch = sa.select(*_KEY).where(*_of((first, last))).limit(pace.size)
+            if connection.execute(sa.delete(SpanView).where(sa.tuple_(*_KEY).in_(batch))).rowcount < pace.size:
+                return True
+
+
 def _still_ours(connection: Connection, first: date, last: date, token: str) -> bool:
     """Tell whether the span is still marked as added up by `token`; on PostgreSQL, hold the mark till commit."""
     mark = sa.select(SpanSum.builder).where(SpanSum.first == first, SpanSum.last == last)
@@ -128,23 +138,50 @@ def _still_ours(connection: Connection, first: date, last: date, token: str) -> 
     return False
 
 
-def forget(spans: set[tuple[date, date]]) -> None:
-    """Drop these spans: first their span_sums rows, so no page reads them again, then their videos' rows."""
-    for span in spans:
-        with write_transaction() as connection:
-            connection.execute(sa.delete(SpanSum).where(SpanSum.first == span[0], SpanSum.last == span[1]))
-        delete_paced(_KEY, *_of(span))
+def forget(spans: set[tuple[date, date]], clock: Clock) -> None:
+    """Drop these spans: mark each (no page reads it from then on), delete its rows, then the mark.
+
+    Under a mark of its own, like an add-up: should another add-up of the
+    span start meanwhile, it takes the mark and this stops, leaving it the rows.
+    """
+    for first, last in sorted(spans):
+        token = _mark(first, last, clock)
+        if _clear(first, last, token, Pace()):
+            with write_transaction() as connection:
+                connection.execute(sa.delete(SpanSum).where(SpanSum.first == first, SpanSum.last == last,
+                                                            SpanSum.builder == token))
+
+
+def hold_days(connection: Connection, first: date, last: date) -> None:
+    """Lock the marks of the spans holding any day from `first` to `last`, first thing in a writer of past days.
+
+    On PostgreSQL an add-up locks its mark, then the videos its rows name;
+    a writer of past days, which locks videos, takes the marks first too,
+    so neither waits for the other in turn. (SQLite has one writer at a time.)
+    """
+    if connection.dialect.name != "sqlite":
+        connection.execute(sa.select(SpanSum.first).where(SpanSum.first <= last, SpanSum.last >= first)
+                           .with_for_update())
+
+
+def forget_overlapping(connection: Connection, first: date, last: date) -> None:
+    """Drop the marks of the spans that hold any day from `first` to `last`, in the writer's transaction.
+
+    An add-up that read those days before the writer's commit loses its
+    mark and stops; the next refresh adds them up anew.
+    """
+    connection.execute(sa.delete(SpanSum).where(SpanSum.first <= last, SpanSum.last >= first))
 
 
 def forget_days(first: date, last: date) -> None:
-    """Drop the marks of the spans that hold any day from `first` to `last`: for a writer of past days' views.
+    """forget_overlapping in a transaction of its own, once the writer's is in.
 
-    Called once the writer's own transaction is in, so an add-up that read
-    the days before it loses its mark and stops, and the next refresh adds
-    them up anew. Their rows go then.
+    On PostgreSQL a mark added while the writer's transaction ran is not
+    seen by its delete; this one sees it, and its add-up, whose sums may
+    be from before the writer's commit, stops.
     """
     with write_transaction() as connection:
-        connection.execute(sa.delete(SpanSum).where(SpanSum.first <= last, SpanSum.last >= first))
+        forget_overlapping(connection, first, last)
 
 
 def usable(connection: Connection, first: date, last: date, today: date) -> tuple[date, date] | None:

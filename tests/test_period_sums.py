@@ -1,5 +1,7 @@
 """The named periods' past days added up ahead (services/period_sums.py): the same pages, from stored sums."""
 
+import threading
+import time
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
@@ -271,3 +273,37 @@ def test_an_import_drops_the_spans_it_changes_in_the_same_commit(app, client, cl
             sa.event.remove(db.engine, "after_cursor_execute", note)
     assert [set(spans) for spans in seen] == [
         {STORED[name] for name in ("last-7-days", "last-30-days", "this-month")}]  # last month's and the year's gone
+
+
+def test_on_postgresql_an_add_up_waits_for_an_import_and_neither_deadlocks(make_app, postgres_url, tmp_path):
+    """The import locks its videos; an add-up's batch would hold its mark and wait for them; the import drops marks."""
+    app = make_app(SQLALCHEMY_DATABASE_URI=postgres_url)
+    client, clock = app.test_client(), app.extensions["viewtally.clock"]
+    for video_id in ("a", "b", "c"):
+        add_video(app, video_id)
+    count_views(app, client, clock, [(date(2026, 2, 5), "a", 4), (date(2026, 2, 5), "b", 7)])
+    path = tmp_path / "swap.csv"
+    path.write_text("video_id,date,views\na,2026-02-05,7\nb,2026-02-05,4\n", encoding="utf-8")
+    adding_up, outcome = [], []
+
+    def add_up_meanwhile():
+        with app.app_context():
+            outcome.append(period_sums.add_up(*STORED["last-month"], clock))
+
+    def after(conn, cursor, statement, parameters, context, many):
+        if not adding_up and "FROM videos" in statement and "FOR UPDATE" in statement:
+            adding_up.append(threading.Thread(target=add_up_meanwhile))
+            adding_up[0].start()
+            time.sleep(1.5)  # the add-up marks its span, reads, and comes to write its rows
+
+    with app.app_context():
+        sa.event.listen(db.engine, "after_cursor_execute", after)
+        try:
+            with path.open("rb") as lines, daily_import.staged(lines, clock) as staged:
+                report = daily_import.apply(staged, clock)
+        finally:
+            sa.event.remove(db.engine, "after_cursor_execute", after)
+    adding_up[0].join(30)
+    assert report.changed == 2
+    assert outcome == [0]  # it waited, then found its mark dropped by the import: its sums were from before
+    assert table(client.get("/dashboard?period=last-month").get_data(as_text=True)) == [("a", 7), ("b", 4)]

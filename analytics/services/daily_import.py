@@ -232,7 +232,7 @@ def _apply_chunk(connection: Connection, chunk: list[tuple[str, date, int]], clo
     """
     ids = sorted({video_id for video_id, _, _ in chunk})
     if write:
-        period_sums.hold_days(connection, min(day for _, day, _ in chunk), max(day for _, day, _ in chunk))
+        period_sums.hold_off_add_ups(connection)
     existing = set(connection.scalars(_locked(sa.select(Video.id).where(Video.id.in_(ids)).order_by(Video.id), write)))
     stored = {(video_id, day): views for video_id, day, views in connection.execute(_locked(
         sa.select(DailyView.video_id, DailyView.day, DailyView.views)

@@ -130,7 +130,8 @@ def _clear(first: date, last: date, token: str, pace: Pace) -> bool:
 def _still_ours(connection: Connection, first: date, last: date, token: str) -> bool:
     """Tell whether the span is still marked as added up by `token`; on PostgreSQL, hold the mark till commit."""
     mark = sa.select(SpanSum.builder).where(SpanSum.first == first, SpanSum.last == last)
-    if connection.dialect.name != "sqlite":
+    if connection.dialect.name != "sqlite":  # see hold_off_add_ups
+        connection.execute(sa.select(sa.func.pg_advisory_xact_lock_shared(_WRITERS_LOCK)))
         mark = mark.with_for_update()
     if connection.scalar(mark) == token:
         return True
@@ -152,16 +153,17 @@ def forget(spans: set[tuple[date, date]], clock: Clock) -> None:
                                                             SpanSum.builder == token))
 
 
-def hold_days(connection: Connection, first: date, last: date) -> None:
-    """Lock the marks of the spans holding any day from `first` to `last`, first thing in a writer of past days.
+def hold_off_add_ups(connection: Connection) -> None:
+    """Keep add-ups from writing until this writer of past days' views commits: first thing in its transaction.
 
-    On PostgreSQL an add-up locks its mark, then the videos its rows name;
-    a writer of past days, which locks videos, takes the marks first too,
-    so neither waits for the other in turn. (SQLite has one writer at a time.)
+    On PostgreSQL an add-up's batch holds its mark, then waits for the
+    videos its rows name, which such a writer locks; the writer then drops
+    the marks. So writer and batches take one lock first, the writer alone
+    and the batches shared: neither waits for the other while holding
+    anything. (SQLite has one writer at a time.)
     """
     if connection.dialect.name != "sqlite":
-        connection.execute(sa.select(SpanSum.first).where(SpanSum.first <= last, SpanSum.last >= first)
-                           .with_for_update())
+        connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_WRITERS_LOCK)))
 
 
 def forget_overlapping(connection: Connection, first: date, last: date) -> None:
@@ -246,6 +248,8 @@ def _daily_views_by_day(connection: Connection):
 
 
 _KEY = (SpanView.video_id, SpanView.first, SpanView.last)
+# PostgreSQL's advisory lock between writers of past days and add-ups' batches (any number, unique in the app).
+_WRITERS_LOCK = 0x5649_4557_5350_414E  # "VIEWSPAN"
 
 
 def _of(span: tuple[date, date]) -> tuple:

@@ -147,7 +147,6 @@ class SpanSum(db.Model):
     last: Mapped[date] = mapped_column(sa.Date, primary_key=True)
     views: Mapped[int | None] = mapped_column(sa.BigInteger, nullable=True)
     builder: Mapped[str] = mapped_column(sa.String(16))
-    built_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class SpanView(db.Model):

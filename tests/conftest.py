@@ -2,6 +2,8 @@
 
 import os
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 
 import pytest
@@ -136,6 +138,11 @@ def clock(app):
 
 
 @pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
 def admin():
     """Headers that carry the admin token."""
     return {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -168,3 +175,17 @@ def run_sql(app, statement, **params):
     with app.app_context():
         with db.engine.begin() as connection:
             connection.execute(sa.text(statement), params)
+
+
+@contextmanager
+def statements_run(app) -> Iterator[list[tuple[str, object]]]:
+    """Collect the (statement, parameters) the app's database is sent inside the block."""
+    caught: list[tuple[str, object]] = []
+    catch = lambda conn, cursor, statement, parameters, context, many: caught.append(  # noqa: E731
+        (statement, parameters))
+    with app.app_context():
+        sa.event.listen(db.engine, "before_cursor_execute", catch)
+        try:
+            yield caught
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", catch)

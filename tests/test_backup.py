@@ -21,11 +21,6 @@ TABLES = ["videos", "video_view_logs", "daily_views", "daily_summary", "recent_v
 VIDEOS = ["alpha", "beta", "gamma"]
 
 
-@pytest.fixture
-def runner(app):
-    return app.test_cli_runner()
-
-
 def table_rows(path, table: str) -> list[tuple]:
     with closing(sqlite3.connect(path)) as connection:
         return connection.execute(f"SELECT * FROM {table} ORDER BY 1, 2").fetchall()

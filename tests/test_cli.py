@@ -9,11 +9,6 @@ from analytics.services import videos, views
 from conftest import add_video, rows
 
 
-@pytest.fixture
-def runner(app):
-    return app.test_cli_runner()
-
-
 def test_add_and_list_videos(app, runner):
     result = runner.invoke(args=["videos", "add", "intro", "--title", "Introduction"])
     assert result.exit_code == 0, result.output

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from analytics.clock import ManualClock
 from analytics.extensions import db
 from analytics.services import periods
-from conftest import add_video
+from conftest import add_video, statements_run
 
 # Views counted at noon UTC on each day, by video; each view from its own address among the first n,
 # so a day's distinct viewers are its largest count. The clock stands at 2026-03-14 15:00 UTC.
@@ -273,14 +273,8 @@ def test_the_table_reads_the_days_from_the_day_index_alone(make_app):
             connection.exec_driver_sql("UPDATE sqlite_stat1 SET stat = '4208752 11531 1 1' "
                                        "WHERE idx = 'ix_daily_views_day'")
         db.engine.dispose()  # new connections read the statistics
-        caught = []
-        catch = lambda conn, cursor, statement, parameters, context, many: caught.append(  # noqa: E731
-            (statement, parameters))
-        sa.event.listen(db.engine, "before_cursor_execute", catch)
-        try:
+        with statements_run(app) as caught:
             page = app.test_client().get("/dashboard?period=last-12-months").get_data(as_text=True)
-        finally:
-            sa.event.remove(db.engine, "before_cursor_execute", catch)
         statement, parameters = next((s, p) for s, p in caught if "GROUP BY video_id" in s)
         with db.engine.connect() as connection:
             plan = " ".join(row[-1] for row in connection.exec_driver_sql(

@@ -216,11 +216,6 @@ def test_a_bad_range_on_the_admin_page_says_why_and_keeps_the_dates(client):
 # --- Import ---
 
 @pytest.fixture
-def runner(app):
-    return app.test_cli_runner()
-
-
-@pytest.fixture
 def viewed(app, client, clock):
     """intro: 3 views on 2026-03-10 and 2 on 2026-03-12."""
     add_video(app, "intro", "Introduction")

@@ -11,7 +11,7 @@ from analytics import scheduler
 from analytics.extensions import db
 from analytics.models import SpanSum, SpanView
 from analytics.services import daily_import, period_sums, videos
-from conftest import add_video, rows, run_sql
+from conftest import add_video, rows, run_sql, statements_run
 from test_dashboard_periods import SPANS, app, count_views, expected, numbers, table  # noqa: F401
 
 # With the clock at 2026-03-14, the stored days end on the 12th.
@@ -39,15 +39,9 @@ def stored_spans(app) -> dict:
 
 def page_and_statements(app, client, path: str) -> tuple[str, list[str]]:
     """GET `path`; return the page and the SQL it ran."""
-    caught = []
-    catch = lambda conn, cursor, statement, parameters, context, many: caught.append(statement)  # noqa: E731
-    with app.app_context():
-        sa.event.listen(db.engine, "before_cursor_execute", catch)
-        try:
-            page = client.get(path).get_data(as_text=True)
-        finally:
-            sa.event.remove(db.engine, "before_cursor_execute", catch)
-    return page, caught
+    with statements_run(app) as caught:
+        page = client.get(path).get_data(as_text=True)
+    return page, [statement for statement, _ in caught]
 
 
 @pytest.mark.parametrize("name", list(SPANS))
@@ -217,13 +211,13 @@ def test_an_import_while_a_span_is_added_up_stops_it(app, client, clock, tmp_pat
     with app.app_context():
         stop = while_adding_up(app, import_swap)
         try:
-            assert period_sums.add_up(*STORED["last-month"], clock) == 0  # it read the days before the swap
+            assert period_sums.add_up(*STORED["last-month"]) == 0  # it read the days before the swap
         finally:
             stop()
         assert STORED["last-month"] not in stored_spans(app)
         assert table(client.get("/dashboard?period=last-month").get_data(as_text=True)) == [
             ("c", 10), ("a", 7), ("b", 4)]
-        assert period_sums.add_up(*STORED["last-month"], clock) == 3
+        assert period_sums.add_up(*STORED["last-month"]) == 3
     assert stored_spans(app)[STORED["last-month"]] == (21, 3)
     assert table(client.get("/dashboard?period=last-month").get_data(as_text=True)) == [("c", 10), ("a", 7), ("b", 4)]
 
@@ -233,9 +227,9 @@ def test_of_two_add_ups_of_one_span_the_later_one_stores_it(app, client, clock):
     span = STORED["last-12-months"]
     inner = []
     with app.app_context():
-        stop = while_adding_up(app, lambda: inner.append(period_sums.add_up(*span, clock)))
+        stop = while_adding_up(app, lambda: inner.append(period_sums.add_up(*span)))
         try:
-            assert period_sums.add_up(*span, clock) == 0  # the other marked the span after it: this one stops
+            assert period_sums.add_up(*span) == 0  # the other marked the span after it: this one stops
         finally:
             stop()
     want = expected(*span)
@@ -288,7 +282,7 @@ def test_on_postgresql_an_add_up_waits_for_an_import_and_neither_deadlocks(make_
 
     def add_up_meanwhile():
         with app.app_context():
-            outcome.append(period_sums.add_up(*STORED["last-month"], clock))
+            outcome.append(period_sums.add_up(*STORED["last-month"]))
 
     def after(conn, cursor, statement, parameters, context, many):
         if not adding_up and "FROM videos" in statement and "FOR UPDATE" in statement:

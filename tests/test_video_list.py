@@ -3,13 +3,12 @@
 from datetime import datetime, timedelta, timezone
 
 import pytest
-import sqlalchemy as sa
 
 from analytics.clock import ManualClock
 from analytics.extensions import db
 from analytics.services.resets import reset_daily, reset_monthly
 from analytics.services.videos import COUNT_CAP, SORTS, import_csv
-from conftest import add_video, run_sql
+from conftest import add_video, run_sql, statements_run
 
 VIEWS = {"alpha": 3, "bravo": 1, "charlie": 3, "delta": 0, "echo": 5}
 
@@ -140,15 +139,9 @@ def test_a_search_on_postgresql_is_served_by_its_trigram_indexes(make_app, postg
     """lower(title) LIKE …, as the indexes hold it: ILIKE would scan every video."""
     app = make_app(SQLALCHEMY_DATABASE_URI=postgres_url)
     add_video(app, "talk-42", "Talk 42 %_/")
-    caught = []
+    with statements_run(app) as caught:
+        found = app.test_client().get("/api/videos?q=42 %_/").json["data"]
     with app.app_context():
-        catch = lambda conn, cursor, statement, parameters, context, many: caught.append(  # noqa: E731
-            (statement, parameters))
-        sa.event.listen(db.engine, "before_cursor_execute", catch)
-        try:
-            found = app.test_client().get("/api/videos?q=42 %_/").json["data"]
-        finally:
-            sa.event.remove(db.engine, "before_cursor_execute", catch)
         statement, parameters = next((s, p) for s, p in caught if "LIKE" in s.upper())
         with db.engine.connect() as connection:
             connection.exec_driver_sql("SET enable_seqscan = off")  # where an index can serve, one does

@@ -14,10 +14,15 @@ for green ones (gevent).
 """
 
 import copy
+import logging
 import sys
 import threading
 from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
+
+import sqlalchemy as sa
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -101,6 +106,33 @@ class GroupCommit(Generic[T, R]):
         except Exception as error:  # the batch's requests all see why it failed
             for entry in batch.entries:
                 entry.error, entry.shared = error, True
+
+
+def each_alone_on_failure(write: Callable[[list[T]], list], items: list[T],
+                          one_may_blame: Callable[[sa.exc.DBAPIError], bool], what: str) -> list:
+    """Write `items` in one go with `write`; should that fail in a way one item may cause, write each alone.
+
+    The batch's results, or each item's (its exception where it failed),
+    in the items' order.
+    """
+    try:
+        return write(items)
+    except sa.exc.DBAPIError as error:
+        if len(items) == 1 or not one_may_blame(error):
+            raise
+        log.warning("a batch of %d %s failed (%s); writing each alone", len(items), what, error.__class__.__name__)
+    results: list = []
+    for item in items:
+        try:
+            results += write([item])
+        except sa.exc.SQLAlchemyError as error:  # the commit included
+            results.append(error)
+    return results
+
+
+def deadlocked(error: sa.exc.DBAPIError) -> bool:
+    """Tell whether PostgreSQL ended the transaction for a deadlock or a serialization failure."""
+    return getattr(error.orig, "sqlstate", None) in ("40P01", "40001")  # psycopg 3's name for the SQLSTATE code
 
 
 def _green_pause() -> Callable[[], None] | None:

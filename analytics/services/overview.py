@@ -160,13 +160,11 @@ def in_span(span: Span) -> PeriodNumbers:
     may differ from the live figure after one.
     """
     columns = (DailySummary.day, DailySummary.views, DailySummary.unique_viewers,
-               *(getattr(DailySummary, reason) for reason in FILTER_REASONS))
+               *(getattr(DailySummary, reason) for reason in FILTER_REASONS), DailySummary.watch_ms)
     with read_transaction() as connection:
         stored = {day: numbers for day, *numbers in connection.execute(
             sa.select(*columns).where(DailySummary.day.between(span.first, span.last))).all()}
-        watched = int(connection.scalar(sa.select(sa.func.coalesce(sa.func.sum(DailySummary.watch_ms), 0)).where(
-            DailySummary.day.between(span.first, span.last))))
-    sums = [sum(int(numbers[n]) for numbers in stored.values()) for n in range(2 + len(FILTER_REASONS))]
+    sums = [sum(int(numbers[n] or 0) for numbers in stored.values()) for n in range(len(columns) - 1)]
     per_day = [DayCount(day, *(int(n) for n in stored.get(day, (0, 0))[:2]))
                for day in (span.first + timedelta(n) for n in range(span.days))]
     per_month = []
@@ -175,6 +173,6 @@ def in_span(span: Span) -> PeriodNumbers:
         for day in per_day:
             views[day.date.replace(day=1)] += day.views
         per_month = [MonthCount(month, count) for month, count in views.items()]
-    return PeriodNumbers(views=sums[0], unique_viewers=sums[1], filtered=dict(zip(FILTER_REASONS, sums[2:])),
-                         watch_ms=watched,
+    return PeriodNumbers(views=sums[0], unique_viewers=sums[1], filtered=dict(zip(FILTER_REASONS, sums[2:-1])),
+                         watch_ms=sums[-1],
                          per_day=per_day if not span.monthly else [], per_month=per_month)

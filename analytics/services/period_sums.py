@@ -64,11 +64,11 @@ def refresh(clock: Clock) -> int:
                 if views is not None and views == summary_views(connection, *span)}
         leftovers = {(first, last) for first, last in connection.execute(
             sa.select(SpanView.first, SpanView.last).distinct())}
-    forget((set(stored) | leftovers) - spans, clock)
-    return sum(add_up(*span, clock) for span in sorted(spans - true))
+    forget((set(stored) | leftovers) - spans)
+    return sum(add_up(*span) for span in sorted(spans - true))
 
 
-def add_up(first: date, last: date, clock: Clock) -> int:
+def add_up(first: date, last: date) -> int:
     """Store each video's views from `first` to `last`, then mark the span complete; return the rows stored.
 
     The span is first marked as being added up by this call (a token in
@@ -78,7 +78,7 @@ def add_up(first: date, last: date, clock: Clock) -> int:
     that forgets the span, or another add-up of it, takes the mark away,
     and this one stops: its sums may be older.
     """
-    token = _mark(first, last, clock)
+    token = _mark(first, last)
     with read_transaction(one_snapshot=True) as connection:
         views = summary_views(connection, first, last)
         sums = connection.execute(day_sums(connection, first, last)).all()
@@ -99,20 +99,18 @@ def add_up(first: date, last: date, clock: Clock) -> int:
         if not _still_ours(connection, first, last, token):
             return 0
         connection.execute(sa.update(SpanSum).where(SpanSum.first == first, SpanSum.last == last)
-                           .values(views=views, built_at=clock.now()))
+                           .values(views=views))
     log.info("added up %d videos' views from %s to %s", len(sums), first, last)
     return len(sums)
 
 
-def _mark(first: date, last: date, clock: Clock) -> str:
+def _mark(first: date, last: date) -> str:
     """Mark the span as being worked on by a new token (its views unknown meanwhile); return the token."""
     token = secrets.token_hex(8)
     with write_transaction() as connection:
-        mark = insert(connection, SpanSum).values(first=first, last=last, views=None, builder=token,
-                                                  built_at=clock.now())
-        connection.execute(mark.on_conflict_do_update(
-            index_elements=[SpanSum.first, SpanSum.last],
-            set_={"views": None, "builder": token, "built_at": mark.excluded.built_at}))
+        mark = insert(connection, SpanSum).values(first=first, last=last, views=None, builder=token)
+        connection.execute(mark.on_conflict_do_update(index_elements=[SpanSum.first, SpanSum.last],
+                                                      set_={"views": None, "builder": token}))
     return token
 
 
@@ -139,14 +137,14 @@ def _still_ours(connection: Connection, first: date, last: date, token: str) -> 
     return False
 
 
-def forget(spans: set[tuple[date, date]], clock: Clock) -> None:
+def forget(spans: set[tuple[date, date]]) -> None:
     """Drop these spans: mark each (no page reads it from then on), delete its rows, then the mark.
 
     Under a mark of its own, like an add-up: should another add-up of the
     span start meanwhile, it takes the mark and this stops, leaving it the rows.
     """
     for first, last in sorted(spans):
-        token = _mark(first, last, clock)
+        token = _mark(first, last)
         if _clear(first, last, token, Pace()):
             with write_transaction() as connection:
                 connection.execute(sa.delete(SpanSum).where(SpanSum.first == first, SpanSum.last == last,

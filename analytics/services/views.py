@@ -1,6 +1,5 @@
 """Counting views and reading counts back."""
 
-import logging
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -12,7 +11,7 @@ from ..models import Video
 from . import overview, stats_cache, view_batch, viewers, watch
 from .counts import CounterRow, Counts, Outcome, WatchSums
 from .errors import VideoNotFound
-from .group_commit import GroupCommit
+from .group_commit import GroupCommit, deadlocked, each_alone_on_failure
 from .screening import current_screen
 from .stamps import Stamps
 from .view_batch import View
@@ -20,7 +19,6 @@ from .viewers import Visitor
 
 __all__ = ["Counts", "Outcome", "daily_views", "get_stats", "track_view"]
 
-log = logging.getLogger(__name__)
 _WRITER = "viewtally.view_writer"  # in app.extensions: this process's GroupCommit of views
 
 
@@ -72,28 +70,17 @@ def _writer() -> GroupCommit:
 
 def _write_views(views: list[View]) -> list[Outcome | Exception]:
     """Write a batch of views in one transaction; should that fail on one view, write each alone."""
-    try:
-        with write_transaction() as connection:
-            return view_batch.write(connection, views)
-    except sa.exc.DBAPIError as error:
-        if len(views) == 1 or not _one_view_may_blame(error):
-            raise
-        log.warning("a batch of %d views failed (%s); writing each alone", len(views), error.__class__.__name__)
-    results: list[Outcome | Exception] = []
-    for view in views:
-        try:
-            with write_transaction() as connection:
-                written = view_batch.write(connection, [view])
-        except sa.exc.SQLAlchemyError as error:  # the commit included
-            written = [error]
-        results.extend(written)
-    return results
+    return each_alone_on_failure(_write_in_one_transaction, views, _one_view_may_blame, "views")
+
+
+def _write_in_one_transaction(views: list[View]) -> list[Outcome]:
+    with write_transaction() as connection:
+        return view_batch.write(connection, views)
 
 
 def _one_view_may_blame(error: sa.exc.DBAPIError) -> bool:
     """Tell whether a failed batch may succeed view by view: a constraint broken, or a PostgreSQL deadlock."""
-    state = getattr(error.orig, "sqlstate", None)  # psycopg 3's name for the SQLSTATE code
-    return isinstance(error, sa.exc.IntegrityError) or state in ("40P01", "40001")
+    return isinstance(error, sa.exc.IntegrityError) or deadlocked(error)
 
 
 def _load_counters(video_id: str) -> CounterRow | None:

@@ -11,7 +11,6 @@ with the hourly purge after that, and the day's sums are all that is kept.
 """
 
 import hashlib
-import logging
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -27,10 +26,8 @@ from ..prepared import Prepared
 from . import stats_cache
 from .counts import WatchSums
 from .errors import InvalidInput, VideoNotFound
-from .group_commit import GroupCommit
+from .group_commit import GroupCommit, deadlocked, each_alone_on_failure
 from .pacing import delete_paced
-
-log = logging.getLogger(__name__)
 
 REPORT_HOURS = 24  # how long after its view a report may count (the purge deletes its row from the 23rd hour)
 MAX_SECONDS = 86_400  # the longest duration, and the most seconds one view may report
@@ -116,20 +113,7 @@ def record(report: Report, clock: Clock) -> WatchOutcome:
 
 def _write_reports(items: list[tuple[Report, datetime]]) -> list[WatchOutcome | Exception]:
     """Write a batch of reports in one transaction; should PostgreSQL find a deadlock, write each alone."""
-    try:
-        return _write_batch(items)
-    except sa.exc.DBAPIError as error:
-        if len(items) == 1 or getattr(error.orig, "sqlstate", None) not in ("40P01", "40001"):
-            raise
-        log.warning("a batch of %d watch reports failed (%s); writing each alone", len(items),
-                    error.__class__.__name__)
-    results: list[WatchOutcome | Exception] = []
-    for item in items:
-        try:
-            results += _write_batch([item])
-        except sa.exc.SQLAlchemyError as error:
-            results.append(error)
-    return results
+    return each_alone_on_failure(_write_batch, items, deadlocked, "watch reports")
 
 
 def _write_batch(items: list[tuple[Report, datetime]]) -> list[WatchOutcome | Exception]:

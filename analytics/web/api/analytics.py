@@ -12,10 +12,9 @@ from ..auth import admin_required, dashboard_data
 from ..params import whole_number
 from . import bp
 from .responses import ok, ok_counts, pixel
-from .visitors import body_fields, checked_view_id, visitor
+from .visitors import FORMS, body_fields, checked_view_id, visitor
 
 WATCH_FIELDS = ("view", "seconds", "position", "duration")
-FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")  # whose fields are all text
 
 # Both ways of counting share one budget per client; so do the reads (stats, daily, totals, counters).
 track_limit = when_limits_enabled(limiter.shared_limit(lambda: current_app.config["TRACK_RATE_LIMIT"], scope="track"))

@@ -16,6 +16,7 @@ SESSION_MAX = 128
 # The id a player makes for each view it sends (track.js: 32 random hex digits), for its watch reports.
 VIEW_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
 VIEW_FIELDS = ("session", "view")
+FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")  # whose fields are all text
 _SESSION_KEY = "HTTP_" + SESSION_HEADER.upper().replace("-", "_")  # its WSGI key
 # Headers by which browsers announce a prefetch or prerender (their WSGI keys), and the values that mean it.
 _PREFETCH_HEADERS = (("HTTP_SEC_PURPOSE", ("prefetch", "prerender")), ("HTTP_PURPOSE", ("prefetch", "prerender")),
@@ -143,7 +144,7 @@ def body_fields(req, names: tuple[str, ...], null_code: str | None = None) -> di
                 raise InvalidInput(f"'{name}' must not be null; leave it out instead",
                                    code=null_code or f"invalid_{name}")
         return body
-    if req.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+    if req.mimetype in FORMS:
         reject_unknown_fields([*req.form, *req.files], names)
         return {name: req.form[name] for name in names if name in req.form}
     return {}
